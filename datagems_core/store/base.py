@@ -1,0 +1,64 @@
+"""The key-value store protocol: CStore's operations, shared by every backend.
+
+Values are JSON. Every backend normalises a value through JSON before storing it, as CStore does
+(int dict keys become strings, tuples become lists); a string stays a string and is never decoded.
+Writing `None` deletes. There is no compare-and-set: design for one writer per key or field.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Protocol, TypeAlias
+
+from datagems_core.errors import BadRequest
+
+JSONValue: TypeAlias = "dict[str, JSONValue] | list[JSONValue] | str | int | float | bool | None"
+
+
+class KVStore(Protocol):
+    """Async key-value store with hashes. `set`/`hset` raise StoreError unless durably stored."""
+
+    name: str
+
+    async def get(self, key: str) -> JSONValue: ...
+
+    async def set(self, key: str, value: JSONValue) -> None: ...
+
+    async def hget(self, hkey: str, field: str) -> JSONValue: ...
+
+    async def hset(self, hkey: str, field: str, value: JSONValue) -> None: ...
+
+    async def hgetall(self, hkey: str) -> dict[str, JSONValue]: ...
+
+    async def close(self) -> None: ...
+
+
+def normalise(value: object, *, key: str) -> JSONValue:
+    """Round-trip `value` through JSON as CStore does; refuse what JSON cannot carry."""
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(f"value for key {key!r} is not JSON-serialisable: {exc}") from None
+    result: JSONValue = json.loads(text)
+    return result
+
+
+def hash_field_key(hkey: str, field: str) -> str:
+    """The flat key CStore stores a hash field under: `hs:{sha256(hkey)[:10]}:{urlsafe_b64(field)}`."""
+    digest = hashlib.sha256(hkey.encode()).hexdigest()[:10]
+    return f"hs:{digest}:{base64.urlsafe_b64encode(field.encode()).decode()}"
+
+
+def hash_prefix(hkey: str) -> str:
+    return f"hs:{hashlib.sha256(hkey.encode()).hexdigest()[:10]}:"
+
+
+def field_of(flat_key: str, prefix: str) -> str:
+    return base64.urlsafe_b64decode(flat_key[len(prefix) :].encode()).decode()
+
+
+def check_key(key: str, what: str = "key") -> None:
+    if not isinstance(key, str) or key == "":
+        raise BadRequest(f"{what} must be a non-empty string")
