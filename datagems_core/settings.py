@@ -12,7 +12,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -36,7 +44,8 @@ class _ExpandedEnvironment(PydanticBaseSettingsSource):
         self.env = expand_all(read_environment(env_file))
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # __call__ does the work
+        del field  # __call__ does the work
+        return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
         known = _alias_names(self.settings_cls)
@@ -78,22 +87,39 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, validate_default=True)
 
     # Where DataGems runs
-    env: Literal["development", "production"] = Field("development", validation_alias="DATAGEMS_ENV")
+    env: Literal["development", "production"] = Field(
+        "development", validation_alias="DATAGEMS_ENV"
+    )
     data_dir: Path = Field(Path(".datagems"), validation_alias="DATAGEMS_DATA_DIR")
     debug_raw: str = Field("", validation_alias="DATAGEN_DEBUG")
 
     # Ratio1 CStore (state). Host/port win over the URL, as in the seed.
-    cstore_url: str | None = Field(None, validation_alias=_env("EE_CHAINSTORE_API_URL", "R1EN_CHAINSTORE_API_URL", "CSTORE_API_URL"))
-    cstore_host: str | None = Field(None, validation_alias=_env("EE_CHAINSTORE_API_HOST", "CSTORE_API_HOST"))
-    cstore_port: int | None = Field(None, validation_alias=_env("EE_CHAINSTORE_API_PORT", "CSTORE_API_PORT"))
-    chainstore_peers: list[str] = Field(default_factory=list, validation_alias=_env("R1EN_CHAINSTORE_PEERS", "EE_CHAINSTORE_PEERS"))
-    cstore_timeout_seconds: float = Field(35.0, gt=0, validation_alias="DATAGEMS_CSTORE_TIMEOUT_SECONDS")
+    cstore_url: str | None = Field(
+        None,
+        validation_alias=_env("EE_CHAINSTORE_API_URL", "R1EN_CHAINSTORE_API_URL", "CSTORE_API_URL"),
+    )
+    cstore_host: str | None = Field(
+        None, validation_alias=_env("EE_CHAINSTORE_API_HOST", "CSTORE_API_HOST")
+    )
+    cstore_port: int | None = Field(
+        None, validation_alias=_env("EE_CHAINSTORE_API_PORT", "CSTORE_API_PORT")
+    )
+    chainstore_peers: list[str] = Field(
+        default_factory=list, validation_alias=_env("R1EN_CHAINSTORE_PEERS", "EE_CHAINSTORE_PEERS")
+    )
+    cstore_timeout_seconds: float = Field(
+        35.0, gt=0, validation_alias="DATAGEMS_CSTORE_TIMEOUT_SECONDS"
+    )
     cstore_retries: int = Field(3, ge=0, validation_alias="DATAGEMS_CSTORE_RETRIES")
-    cstore_accept_unconfirmed: bool = Field(False, validation_alias="DATAGEMS_CSTORE_ACCEPT_UNCONFIRMED")
+    cstore_accept_unconfirmed: bool = Field(
+        False, validation_alias="DATAGEMS_CSTORE_ACCEPT_UNCONFIRMED"
+    )
     mock_cstore: bool = Field(False, validation_alias="DATAGEN_MOCK_CSTORE")
 
     # Ratio1 R1FS (files)
-    r1fs_url: str | None = Field(None, validation_alias=_env("EE_R1FS_API_URL", "R1EN_R1FS_API_URL", "R1FS_API_URL"))
+    r1fs_url: str | None = Field(
+        None, validation_alias=_env("EE_R1FS_API_URL", "R1EN_R1FS_API_URL", "R1FS_API_URL")
+    )
     r1fs_host: str | None = Field(None, validation_alias=_env("EE_R1FS_API_HOST", "R1FS_API_HOST"))
     r1fs_port: int | None = Field(None, validation_alias=_env("EE_R1FS_API_PORT", "R1FS_API_PORT"))
     log_r1fs_calls: bool = Field(False, validation_alias="DATAGEN_LOG_R1FS_CALLS")
@@ -104,16 +130,27 @@ class Settings(BaseSettings):
     host_id: str | None = Field(None, validation_alias=_env("R1EN_HOST_ID", "EE_HOST_ID"))
 
     # cstore-auth and sessions
-    auth_hkey: str = Field("datagems:auth", validation_alias=_env("R1EN_CSTORE_AUTH_HKEY", "EE_CSTORE_AUTH_HKEY"))
-    auth_pepper: SecretStr = Field(SecretStr(DEV_AUTH_PEPPER), validation_alias=_env("R1EN_CSTORE_AUTH_SECRET", "EE_CSTORE_AUTH_SECRET"))
+    auth_hkey: str = Field(
+        "datagems:auth", validation_alias=_env("R1EN_CSTORE_AUTH_HKEY", "EE_CSTORE_AUTH_HKEY")
+    )
+    auth_pepper: SecretStr = Field(
+        SecretStr(DEV_AUTH_PEPPER),
+        validation_alias=_env("R1EN_CSTORE_AUTH_SECRET", "EE_CSTORE_AUTH_SECRET"),
+    )
     bootstrap_admin_password: SecretStr = Field(
         SecretStr(DEV_ADMIN_PASSWORD),
         validation_alias=_env(
-            "R1EN_CSTORE_AUTH_BOOTSTRAP_ADMIN_PWD", "EE_CSTORE_AUTH_BOOTSTRAP_ADMIN_PWD", "EE_CSTORE_AUTH_BOOTSTRAP_ADMIN_PW"
+            "R1EN_CSTORE_AUTH_BOOTSTRAP_ADMIN_PWD",
+            "EE_CSTORE_AUTH_BOOTSTRAP_ADMIN_PWD",
+            "EE_CSTORE_AUTH_BOOTSTRAP_ADMIN_PW",
         ),
     )
-    session_secret: SecretStr = Field(SecretStr(DEV_SESSION_SECRET), validation_alias="DATAGEN_SESSION_SECRET")
-    session_ttl_seconds: int = Field(7 * 24 * 3600, gt=0, validation_alias="DATAGEMS_SESSION_TTL_SECONDS")
+    session_secret: SecretStr = Field(
+        SecretStr(DEV_SESSION_SECRET), validation_alias="DATAGEN_SESSION_SECRET"
+    )
+    session_ttl_seconds: int = Field(
+        7 * 24 * 3600, gt=0, validation_alias="DATAGEMS_SESSION_TTL_SECONDS"
+    )
     login_max_failures: int = Field(5, ge=1, validation_alias="DATAGEMS_LOGIN_MAX_FAILURES")
     login_window_seconds: int = Field(900, ge=1, validation_alias="DATAGEMS_LOGIN_WINDOW_SECONDS")
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias="DATAGEMS_MAX_BODY_BYTES")
@@ -128,7 +165,9 @@ class Settings(BaseSettings):
     work_pool: str = Field("datagems", validation_alias="DATAGEMS_WORK_POOL")
     disable_worker: bool = Field(False, validation_alias="DATAGEN_DISABLE_WORKER")
     job_poll_seconds: float = Field(5, gt=0, validation_alias="DATAGEN_JOB_POLL_SECONDS")
-    max_concurrent_jobs: int = Field(1, ge=1, validation_alias="DATAGEN_MAX_CONCURRENT_JOBS_PER_INSTANCE")
+    max_concurrent_jobs: int = Field(
+        1, ge=1, validation_alias="DATAGEN_MAX_CONCURRENT_JOBS_PER_INSTANCE"
+    )
     local_cache_dir_raw: Path | None = Field(None, validation_alias="DATAGEN_LOCAL_CACHE_DIR")
     active_poll_seconds: int = Field(10, ge=1, validation_alias="DATAGEN_ACTIVE_POLL_SECONDS")
     idle_poll_seconds: int = Field(30, ge=1, validation_alias="DATAGEN_IDLE_POLL_SECONDS")
@@ -139,7 +178,9 @@ class Settings(BaseSettings):
     inference_host_raw: str = Field("$R1EN_HOST_IP", validation_alias="DATAGEN_INFERENCE_HOST")
     inference_port_raw: str = Field("$API_PORT", validation_alias="DATAGEN_INFERENCE_PORT")
     inference_base_url_raw: str | None = Field(None, validation_alias="DATAGEN_INFERENCE_BASE_URL")
-    inference_flavour: Literal["auto", "openai", "ratio1"] = Field("auto", validation_alias="DATAGEMS_INFERENCE_FLAVOUR")
+    inference_flavour: Literal["auto", "openai", "ratio1"] = Field(
+        "auto", validation_alias="DATAGEMS_INFERENCE_FLAVOUR"
+    )
     inference_path: str | None = Field(None, validation_alias="DATAGEMS_INFERENCE_PATH")
     inference_model: str | None = Field(None, validation_alias="DATAGEMS_INFERENCE_MODEL")
     inference_api_key: SecretStr | None = Field(None, validation_alias="DATAGEMS_INFERENCE_API_KEY")
@@ -147,9 +188,13 @@ class Settings(BaseSettings):
     log_inference_requests: bool = Field(False, validation_alias="LOG_INFERENCE_REQUESTS")
     retry_inference_on_failure: bool = Field(False, validation_alias="RETRY_INFERENCE_ON_FAILURE")
     inference_max_attempts: int = Field(5, ge=1, validation_alias="DATAGEMS_INFERENCE_MAX_ATTEMPTS")
-    inference_timeout_seconds: float = Field(120.0, gt=0, validation_alias="DATAGEMS_INFERENCE_TIMEOUT_SECONDS")
+    inference_timeout_seconds: float = Field(
+        120.0, gt=0, validation_alias="DATAGEMS_INFERENCE_TIMEOUT_SECONDS"
+    )
     inference_concurrency: int = Field(16, ge=1, validation_alias="DATAGEMS_INFERENCE_CONCURRENCY")
-    inference_max_concurrency: int = Field(256, ge=1, validation_alias="DATAGEMS_INFERENCE_MAX_CONCURRENCY")
+    inference_max_concurrency: int = Field(
+        256, ge=1, validation_alias="DATAGEMS_INFERENCE_MAX_CONCURRENCY"
+    )
     inference_rpm: int | None = Field(None, ge=1, validation_alias="DATAGEMS_INFERENCE_RPM")
     mock_latency_ms: float = Field(0.0, ge=0, validation_alias="DATAGEMS_MOCK_LATENCY_MS")
 
@@ -157,8 +202,12 @@ class Settings(BaseSettings):
     update_every_k: int = Field(50, ge=1, validation_alias="DATAGEN_UPDATE_EVERY_K_REQUESTS")
     record_tasks_max: int = Field(1000, ge=0, validation_alias="DATAGEMS_RECORD_TASKS_MAX")
     max_records_per_job: int = Field(100_000, ge=1, validation_alias="DATAGEN_MAX_RECORDS_PER_JOB")
-    max_external_api_configs: int = Field(10, ge=1, validation_alias="DATAGEN_MAX_EXTERNAL_API_CONFIGS")
-    allowed_inference_hosts: list[str] = Field(default_factory=list, validation_alias="DATAGEMS_ALLOWED_INFERENCE_HOSTS")
+    max_external_api_configs: int = Field(
+        10, ge=1, validation_alias="DATAGEN_MAX_EXTERNAL_API_CONFIGS"
+    )
+    allowed_inference_hosts: list[str] = Field(
+        default_factory=list, validation_alias="DATAGEMS_ALLOWED_INFERENCE_HOSTS"
+    )
 
     # Mail and registration
     smtp_host: str = Field("smtp.resend.com", validation_alias="DATAGEN_SMTP_HOST")
@@ -166,15 +215,25 @@ class Settings(BaseSettings):
     smtp_user: str = Field("resend", validation_alias="DATAGEN_SMTP_USER")
     smtp_password: SecretStr = Field(SecretStr(""), validation_alias="DATAGEN_SMTP_PASS")
     smtp_from: str = Field("no-reply@datagems.app", validation_alias="DATAGEN_SMTP_FROM")
-    smtp_security: Literal["auto", "tls", "starttls", "none"] = Field("auto", validation_alias="DATAGEMS_SMTP_SECURITY")
+    smtp_security: Literal["auto", "tls", "starttls", "none"] = Field(
+        "auto", validation_alias="DATAGEMS_SMTP_SECURITY"
+    )
     smtp_ca_file: Path | None = Field(None, validation_alias="DATAGEMS_SMTP_CA_FILE")
-    register_window_seconds: int = Field(900, ge=1, validation_alias="DATAGEN_REGISTER_RATE_WINDOW_SECONDS")
+    register_window_seconds: int = Field(
+        900, ge=1, validation_alias="DATAGEN_REGISTER_RATE_WINDOW_SECONDS"
+    )
     register_max_per_ip: int = Field(10, ge=1, validation_alias="DATAGEN_REGISTER_MAX_PER_IP")
     register_max_per_email: int = Field(3, ge=1, validation_alias="DATAGEN_REGISTER_MAX_PER_EMAIL")
-    resend_window_seconds: int = Field(900, ge=1, validation_alias="DATAGEN_REGISTER_RESEND_WINDOW_SECONDS")
+    resend_window_seconds: int = Field(
+        900, ge=1, validation_alias="DATAGEN_REGISTER_RESEND_WINDOW_SECONDS"
+    )
     resend_max_per_ip: int = Field(5, ge=1, validation_alias="DATAGEN_REGISTER_RESEND_MAX_PER_IP")
-    resend_max_per_email: int = Field(2, ge=1, validation_alias="DATAGEN_REGISTER_RESEND_MAX_PER_EMAIL")
-    register_failure_ttl_raw: int = Field(86400, validation_alias="DATAGEN_REGISTER_FAILURE_TTL_SECONDS")
+    resend_max_per_email: int = Field(
+        2, ge=1, validation_alias="DATAGEN_REGISTER_RESEND_MAX_PER_EMAIL"
+    )
+    register_failure_ttl_raw: int = Field(
+        86400, validation_alias="DATAGEN_REGISTER_FAILURE_TTL_SECONDS"
+    )
 
     _app_host: str = PrivateAttr("")
     _inference_host: str = PrivateAttr("")
@@ -201,11 +260,16 @@ class Settings(BaseSettings):
         built_in = {
             "DATAGEN_SESSION_SECRET": (self.session_secret, DEV_SESSION_SECRET),
             "R1EN_CSTORE_AUTH_SECRET": (self.auth_pepper, DEV_AUTH_PEPPER),
-            "R1EN_CSTORE_AUTH_BOOTSTRAP_ADMIN_PWD": (self.bootstrap_admin_password, DEV_ADMIN_PASSWORD),
+            "R1EN_CSTORE_AUTH_BOOTSTRAP_ADMIN_PWD": (
+                self.bootstrap_admin_password,
+                DEV_ADMIN_PASSWORD,
+            ),
         }
         for name, (secret, default) in built_in.items():
             if secret.get_secret_value() in ("", default):
-                raise ValueError(f"{name} is missing or the built-in development value; set a real secret for production")
+                raise ValueError(
+                    f"{name} is missing or the built-in development value; set a real secret for production"
+                )
         if len(self.session_secret.get_secret_value()) < 16:
             raise ValueError("DATAGEN_SESSION_SECRET must be at least 16 characters in production")
         return self
@@ -287,6 +351,7 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Set
             dotenv_settings: PydanticBaseSettingsSource,
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
+            del env_settings, dotenv_settings, file_secret_settings  # replaced by ours
             return init_settings, _ExpandedEnvironment(settings_cls, env_file)
 
     try:

@@ -9,12 +9,27 @@ import pytest
 
 from datagems_core.settings import get_settings
 
+pytest_plugins = [
+    "tests.support.ratio1_fixtures",
+    "tests.support.gateway_fixtures",
+    "tests.support.smtp_fixtures",
+    "tests.support.prefect_fixtures",
+    "tests.support.api_fixtures",
+]
+
 _PREFIXES = ("DATAGEN_", "DATAGEMS_", "EE_", "R1EN_", "CSTORE_", "R1FS_")
-_NAMES = ("LOG_INFERENCE_REQUESTS", "RETRY_INFERENCE_ON_FAILURE", "API_PORT", "NEXT_PUBLIC_SHOW_FAILURES")
+_NAMES = (
+    "LOG_INFERENCE_REQUESTS",
+    "RETRY_INFERENCE_ON_FAILURE",
+    "API_PORT",
+    "NEXT_PUBLIC_SHOW_FAILURES",
+)
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def clean_environ(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
     """Strip DataGems' variables, point the data dir at a temp dir and re-read settings."""
     for name in list(os.environ):
         if name.startswith(_PREFIXES) or name in _NAMES:

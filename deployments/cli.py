@@ -1,0 +1,15 @@
+"""The `datagems` command. Each group of subcommands lives in the module named for it."""
+
+from __future__ import annotations
+
+import typer
+
+from deployments import generate_command, stack_command
+
+app = typer.Typer(name="datagems", no_args_is_help=True, add_completion=False)
+generate_command.register(app)
+stack_command.register(app)
+
+
+def main() -> None:
+    app()
