@@ -13,6 +13,7 @@
   x StoreError             the KV store failed (unreachable, timeout, unconfirmed write)
     - StoreUnconfirmed     CStore kept the value locally but no peer confirmed it
   x FileStoreError         the file store (R1FS or local) failed
+    - FileMissing          no file under that id (also a NotFound)
   x MailError              SMTP delivery failed
   x InferenceError         the model gateway failed for good
     - InferenceTimeout
@@ -81,6 +82,10 @@ class StoreUnconfirmed(StoreError):
 
 
 class FileStoreError(DatagemsError):
+    pass
+
+
+class FileMissing(NotFound, FileStoreError):
     pass
 
 

@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     cstore_timeout_seconds: float = Field(
         35.0, gt=0, validation_alias="DATAGEMS_CSTORE_TIMEOUT_SECONDS"
     )
+    # Reads queue behind a write the node blocks on, so by default they get the write timeout.
+    cstore_read_timeout_seconds: float | None = Field(
+        None, gt=0, validation_alias="DATAGEMS_CSTORE_READ_TIMEOUT_SECONDS"
+    )
     cstore_retries: int = Field(3, ge=0, validation_alias="DATAGEMS_CSTORE_RETRIES")
     cstore_accept_unconfirmed: bool = Field(
         False, validation_alias="DATAGEMS_CSTORE_ACCEPT_UNCONFIRMED"
@@ -123,6 +127,10 @@ class Settings(BaseSettings):
     r1fs_host: str | None = Field(None, validation_alias=_env("EE_R1FS_API_HOST", "R1FS_API_HOST"))
     r1fs_port: int | None = Field(None, validation_alias=_env("EE_R1FS_API_PORT", "R1FS_API_PORT"))
     log_r1fs_calls: bool = Field(False, validation_alias="DATAGEN_LOG_R1FS_CALLS")
+    r1fs_timeout_seconds: float = Field(
+        120.0, gt=0, validation_alias="DATAGEMS_R1FS_TIMEOUT_SECONDS"
+    )
+    r1fs_retries: int = Field(3, ge=0, validation_alias="DATAGEMS_R1FS_RETRIES")
 
     # This node
     host_ip: str | None = Field(None, validation_alias=_env("R1EN_HOST_IP", "EE_HOST_IP"))

@@ -62,3 +62,16 @@ def field_of(flat_key: str, prefix: str) -> str:
 def check_key(key: str, what: str = "key") -> None:
     if not isinstance(key, str) or key == "":
         raise BadRequest(f"{what} must be a non-empty string")
+
+
+def split_hash_key(flat_key: str) -> tuple[str, str] | None:
+    """`(hash prefix, field)` when `flat_key` is a composed hash-field key, else None."""
+    if len(flat_key) < 15 or not flat_key.startswith("hs:") or flat_key[13] != ":":
+        return None
+    if any(c not in "0123456789abcdef" for c in flat_key[3:13]):
+        return None
+    prefix = flat_key[:14]
+    try:
+        return prefix, field_of(flat_key, prefix)
+    except (ValueError, UnicodeDecodeError):
+        return None

@@ -1,0 +1,17 @@
+"""Pick the file store the settings ask for."""
+
+from __future__ import annotations
+
+from datagems_core.files.base import FileStore
+from datagems_core.files.local import LocalFileStore
+from datagems_core.files.r1fs import R1FSFileStore
+from datagems_core.settings import Settings
+
+FILES_DIRNAME = "files"
+
+
+def open_file_store(settings: Settings) -> FileStore:
+    """R1FS when its URL (or host) is set and Ratio1 is not mocked, else files in the data dir."""
+    if settings.r1fs_api_url and not settings.mock_cstore:
+        return R1FSFileStore.from_settings(settings)
+    return LocalFileStore(root=settings.data_dir / FILES_DIRNAME)

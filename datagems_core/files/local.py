@@ -1,0 +1,113 @@
+"""The embedded file store: content-addressed files under the data dir, used when R1FS is absent.
+
+A file's id is the sha256 hex digest of its bytes, so the same content always gets the same id
+and a file never changes once written. Writes go to a temporary file that is renamed into place,
+so a reader (another process) never sees a partial file. Disk work runs off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from datagems_core.errors import BadRequest, FileMissing, FileStoreError
+from datagems_core.store.base import JSONValue
+
+_ID = re.compile(r"[0-9a-f]{64}")
+
+
+class LocalFileStore:
+    """FileStore on the local disk.
+
+    >>> files = LocalFileStore(root=Path(".datagems/files"))
+    >>> file_id = await files.put_json("dataset.json", {"rows": []})
+    >>> await files.get_json(file_id)  # {"rows": []}
+    """
+
+    def __init__(self, *, root: Path) -> None:
+        self.root = Path(root)
+        self.name = f"local file store at {self.root}"
+
+    async def put_bytes(self, filename: str, data: bytes) -> str:
+        """Store `data`; the file name is not needed to find it again (it is for R1FS parity)."""
+        del filename
+        return await asyncio.to_thread(self._put, bytes(data))
+
+    async def put_json(self, filename: str, data: JSONValue) -> str:
+        """Store `data` as canonical JSON (sorted keys, compact), as R1FS' add_json does."""
+        return await self.put_bytes(filename, encode_json(data, filename=filename))
+
+    async def get_bytes(self, file_id: str) -> bytes:
+        return await asyncio.to_thread(self._get, file_id)
+
+    async def get_json(self, file_id: str) -> JSONValue:
+        return decode_json(await self.get_bytes(file_id), file_id=file_id, store=self.name)
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    def _path(self, file_id: str) -> Path:
+        return self.root / file_id[:2] / file_id
+
+    def _put(self, data: bytes) -> str:
+        file_id = hashlib.sha256(data).hexdigest()
+        path = self._path(file_id)
+        if path.exists():
+            return file_id  # same id, same bytes
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise FileStoreError(
+                f"{self.name} cannot write a file: {exc}; check free space and that "
+                "DATAGEMS_DATA_DIR is writable"
+            ) from exc
+        return file_id
+
+    def _get(self, file_id: str) -> bytes:
+        if not isinstance(file_id, str) or not _ID.fullmatch(file_id):
+            raise FileMissing(
+                f"{self.name} has no file {file_id!r}: ids here are 64-character sha256 hex "
+                "digests (an R1FS CID needs R1FS: set EE_R1FS_API_URL)"
+            )
+        try:
+            return self._path(file_id).read_bytes()
+        except FileNotFoundError:
+            raise FileMissing(
+                f"{self.name} has no file {file_id}: it was never stored here, or the data "
+                "dir was changed or cleaned"
+            ) from None
+        except OSError as exc:
+            raise FileStoreError(f"{self.name} cannot read file {file_id}: {exc}") from exc
+
+
+def encode_json(data: JSONValue, *, filename: str) -> bytes:
+    """Canonical JSON bytes, as R1FS' add_json writes them; refuse what JSON cannot carry."""
+    try:
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise BadRequest(f"data for file {filename!r} is not JSON-serialisable: {exc}") from None
+    return text.encode()
+
+
+def decode_json(data: bytes, *, file_id: str, store: str) -> JSONValue:
+    """Parse a stored JSON file, naming the file and store when it is not JSON."""
+    try:
+        value: JSONValue = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FileStoreError(f"file {file_id} in {store} is not JSON: {exc}") from None
+    return value

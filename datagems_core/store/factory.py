@@ -1,0 +1,21 @@
+"""Pick the key-value store the settings ask for."""
+
+from __future__ import annotations
+
+from datagems_core.settings import Settings
+from datagems_core.store.base import KVStore
+from datagems_core.store.cstore import CStoreStore
+from datagems_core.store.memory import MemoryStore
+from datagems_core.store.sqlite import SqliteStore
+
+STORE_FILENAME = "store.sqlite3"
+
+
+def open_store(settings: Settings) -> KVStore:
+    """MemoryStore when `DATAGEN_MOCK_CSTORE` is on (it wins even on a node, as in the seed),
+    CStore when its URL (or host) is set, else the embedded SQLite file in the data dir."""
+    if settings.mock_cstore:
+        return MemoryStore()
+    if settings.cstore_api_url:
+        return CStoreStore.from_settings(settings)
+    return SqliteStore(path=settings.data_dir / STORE_FILENAME)

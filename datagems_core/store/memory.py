@@ -1,0 +1,88 @@
+"""An in-process key-value store with CStore's semantics, for tests and `DATAGEN_MOCK_CSTORE=true`.
+
+Values are kept as JSON text, so a caller that mutates what it read or wrote never changes the
+stored value. Hash fields live under CStore's composed flat key (`get` on it works), with an
+index per hash so `hgetall` does not scan the store. Every method runs without awaiting inside,
+so concurrent tasks on one event loop never see a half-done write. State lives in this process
+only: flow runs in other processes do not see it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from datagems_core.store.base import (
+    JSONValue,
+    check_key,
+    hash_field_key,
+    hash_prefix,
+    normalise,
+    split_hash_key,
+)
+
+
+class MemoryStore:
+    """Dict-backed KVStore.
+
+    >>> store = MemoryStore()
+    >>> await store.hset("datagen:jobs", "job_1", {"status": "queued"})
+    >>> await store.hgetall("datagen:jobs")  # {"job_1": {"status": "queued"}}
+    """
+
+    name = "memory store"
+
+    def __init__(self) -> None:
+        self._values: dict[str, str] = {}
+        self._fields: dict[str, dict[str, str]] = {}  # hash prefix -> {field: flat key}
+
+    async def get(self, key: str) -> JSONValue:
+        check_key(key)
+        return _decode(self._values.get(key))
+
+    async def set(self, key: str, value: JSONValue) -> None:
+        check_key(key)
+        self._write(key, _encode(value, key=key))
+
+    async def hget(self, hkey: str, field: str) -> JSONValue:
+        check_key(hkey, "hkey")
+        check_key(field, "field")
+        return _decode(self._values.get(hash_field_key(hkey, field)))
+
+    async def hset(self, hkey: str, field: str, value: JSONValue) -> None:
+        check_key(hkey, "hkey")
+        check_key(field, "field")
+        self._write(hash_field_key(hkey, field), _encode(value, key=f"{hkey} field {field}"))
+
+    async def hgetall(self, hkey: str) -> dict[str, JSONValue]:
+        check_key(hkey, "hkey")
+        fields = self._fields.get(hash_prefix(hkey), {})
+        return {field: _decode(self._values[flat]) for field, flat in fields.items()}
+
+    async def close(self) -> None:
+        """Nothing to release; the data stays readable until the object is dropped."""
+
+    def _write(self, key: str, text: str | None) -> None:
+        composed = split_hash_key(key)
+        if composed is not None:  # any write to a composed key is a hash write, as in CStore
+            prefix, field = composed
+            fields = self._fields.setdefault(prefix, {})
+            if text is None:
+                fields.pop(field, None)
+            else:
+                fields[field] = key
+        if text is None:
+            self._values.pop(key, None)
+        else:
+            self._values[key] = text
+
+
+def _encode(value: object, *, key: str) -> str | None:
+    normalised = normalise(value, key=key)
+    return None if normalised is None else json.dumps(normalised, ensure_ascii=False)
+
+
+def _decode(text: str | None) -> JSONValue:
+    if text is None:
+        return None
+    value: JSONValue = json.loads(text)
+    return value

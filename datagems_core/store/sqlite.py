@@ -1,0 +1,189 @@
+"""The embedded key-value store: one SQLite file in the data dir, shared by the API and flow runs.
+
+Several processes (the API, the worker, each flow run) open the same file. WAL mode lets readers
+run while one writer commits, and `busy_timeout` makes a writer wait for the lock instead of
+failing. Every write is a single autocommitted statement, so there is no transaction to upgrade
+and no deadlock between processes. Calls run on a small thread pool with one connection per
+thread, so the event loop never blocks on disk and concurrent readers do not queue behind one
+connection.
+
+Hash fields are stored under CStore's composed flat key (`get` on it works) with the hash prefix
+and field name in indexed columns, so `hgetall` is one index range scan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
+from typing import TypeVar
+
+from datagems_core.errors import StoreError
+from datagems_core.store.base import (
+    JSONValue,
+    check_key,
+    hash_field_key,
+    hash_prefix,
+    normalise,
+    split_hash_key,
+)
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    hash_prefix TEXT,
+    field TEXT,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS kv_hash ON kv (hash_prefix) WHERE hash_prefix IS NOT NULL;
+"""
+
+
+class SqliteStore:
+    """KVStore in one SQLite file, safe for concurrent processes.
+
+    >>> store = SqliteStore(path=Path(".datagems/store.sqlite3"))
+    >>> await store.set("datagen:x", {"a": 1})
+    >>> await store.close()
+    """
+
+    def __init__(
+        self, *, path: Path, busy_timeout_seconds: float = 30.0, max_threads: int = 4
+    ) -> None:
+        self.path = Path(path)
+        self.name = f"SQLite store at {self.path}"
+        self._busy_timeout = busy_timeout_seconds
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._closed = False
+        self._executor = ThreadPoolExecutor(
+            max_workers=max_threads, thread_name_prefix="datagems-sqlite"
+        )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with closing(self._open_connection()) as connection:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            self._executor.shutdown(wait=False)
+            raise StoreError(
+                f"{self.name} cannot be opened: {exc}; check that the data dir "
+                "(DATAGEMS_DATA_DIR) is writable and on a local disk"
+            ) from exc
+
+    async def get(self, key: str) -> JSONValue:
+        check_key(key)
+        return await self._run(f"reading key {key!r}", lambda db: _read(db, key))
+
+    async def set(self, key: str, value: JSONValue) -> None:
+        check_key(key)
+        text = _encode(value, key=key)
+        await self._run(f"writing key {key!r}", lambda db: _write(db, key, text))
+
+    async def hget(self, hkey: str, field: str) -> JSONValue:
+        check_key(hkey, "hkey")
+        check_key(field, "field")
+        flat = hash_field_key(hkey, field)
+        return await self._run(f"reading {hkey!r} field {field!r}", lambda db: _read(db, flat))
+
+    async def hset(self, hkey: str, field: str, value: JSONValue) -> None:
+        check_key(hkey, "hkey")
+        check_key(field, "field")
+        flat = hash_field_key(hkey, field)
+        text = _encode(value, key=f"{hkey} field {field}")
+        await self._run(f"writing {hkey!r} field {field!r}", lambda db: _write(db, flat, text))
+
+    async def hgetall(self, hkey: str) -> dict[str, JSONValue]:
+        check_key(hkey, "hkey")
+        prefix = hash_prefix(hkey)
+        return await self._run(f"reading hash {hkey!r}", lambda db: _read_hash(db, prefix))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
+        self._close_connections()
+
+    async def _run(self, action: str, call: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise StoreError(f"{self.name} is closed ({action}); open a new store")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, self._call, call)
+        except sqlite3.Error as exc:
+            hint = (
+                "another process held the write lock too long; retry, or look for a stuck process"
+                if "locked" in str(exc) or "busy" in str(exc)
+                else "check the disk and the file's permissions"
+            )
+            raise StoreError(f"{self.name} failed {action}: {exc}; {hint}") from exc
+
+    def _call(self, call: Callable[[sqlite3.Connection], T]) -> T:
+        return call(self._connection())
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._open_connection()
+            self._local.connection = connection
+            with self._connections_lock:
+                self._connections.append(connection)
+        return connection
+
+    def _open_connection(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self.path,
+            timeout=self._busy_timeout,
+            isolation_level=None,  # autocommit: each statement is its own transaction
+            check_same_thread=False,  # close() runs on another thread
+        )
+        connection.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
+        # NORMAL in WAL mode survives a crash of any process; only power loss can drop the
+        # last commits.
+        connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+    def _close_connections(self) -> None:
+        with self._connections_lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+
+
+def _encode(value: object, *, key: str) -> str | None:
+    normalised = normalise(value, key=key)
+    return None if normalised is None else json.dumps(normalised, ensure_ascii=False)
+
+
+def _read(db: sqlite3.Connection, key: str) -> JSONValue:
+    row = db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    value: JSONValue = json.loads(row[0])
+    return value
+
+
+def _write(db: sqlite3.Connection, key: str, text: str | None) -> None:
+    if text is None:
+        db.execute("DELETE FROM kv WHERE key = ?", (key,))
+        return
+    prefix, field = split_hash_key(key) or (None, None)
+    db.execute(
+        "INSERT INTO kv (key, hash_prefix, field, value) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, prefix, field, text),
+    )
+
+
+def _read_hash(db: sqlite3.Connection, prefix: str) -> dict[str, JSONValue]:
+    rows = db.execute("SELECT field, value FROM kv WHERE hash_prefix = ?", (prefix,)).fetchall()
+    return {field: json.loads(value) for field, value in rows}
