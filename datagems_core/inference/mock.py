@@ -1,0 +1,295 @@
+"""The built-in mock gateway: schema-valid records made locally, deterministic per (seed, index).
+
+Honours types, enum, const, formats, numeric bounds and multipleOf, string lengths, simple
+patterns, arrays, nested objects, required/optional properties, anyOf/oneOf (first branch),
+allOf (merged) and `$ref` into `$defs`. A schema it cannot satisfy raises `MockUnsupported`
+with the reason, which fails that record: the mock never returns a record it knows is invalid.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from datagems_core.inference.patterns import UnsupportedPattern, generate_matching
+
+_WORDS = (
+    "amber harbor quiet lantern meadow copper river silver orchard canyon velvet summit "
+    "maple granite willow coral ember prairie tundra falcon cedar lagoon quartz juniper"
+).split()
+_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+_MAX_DEPTH = 12
+_DEFAULT_MAX_ITEMS = 3
+
+
+class MockUnsupported(ValueError):
+    """The mock cannot produce a value for this schema; the message says where and why."""
+
+
+def generate_record(schema: dict[str, Any], *, seed: int, index: int) -> dict[str, Any]:
+    """One record for `schema`, the same for the same (seed, index)."""
+    rng = random.Random(f"{seed}:{index}")
+    value = _Generator(schema, rng).value(schema, "$", 0)
+    if not isinstance(value, dict):
+        raise MockUnsupported("the schema does not describe an object record")
+    return value
+
+
+def generate_value(
+    root: dict[str, Any], schema: Any, rng: random.Random, *, path: str = "$"
+) -> Any:
+    """One value for `schema`, a part of `root` (for `$ref`), drawn from `rng`."""
+    return _Generator(root, rng).value(schema, path, 0)
+
+
+class _Generator:
+    def __init__(self, root: dict[str, Any], rng: random.Random) -> None:
+        self.root = root
+        self.rng = rng
+
+    def value(self, schema: Any, path: str, depth: int) -> Any:
+        if schema is True or schema == {}:
+            return self._words(1, 3)
+        if not isinstance(schema, dict):
+            raise MockUnsupported(f"{path}: the schema allows no value")
+        if depth > _MAX_DEPTH:
+            raise MockUnsupported(f"{path}: the schema nests deeper than {_MAX_DEPTH} levels")
+        schema = self._resolve(schema, path)
+        if "const" in schema:
+            return copy.deepcopy(schema["const"])
+        if isinstance(schema.get("enum"), list) and schema["enum"]:
+            return copy.deepcopy(self.rng.choice(schema["enum"]))
+        for keyword in ("anyOf", "oneOf"):
+            branches = schema.get(keyword)
+            if isinstance(branches, list) and branches:
+                rest = {k: v for k, v in schema.items() if k != keyword}
+                return self.value(_merge(rest, self._resolve(branches[0], path)), path, depth + 1)
+        kind = _pick_type(schema)
+        if kind == "object":
+            return self._object(schema, path, depth)
+        if kind == "array":
+            return self._array(schema, path, depth)
+        if kind == "string":
+            return self._string(schema, path)
+        if kind == "integer":
+            return self._integer(schema, path)
+        if kind == "number":
+            return self._number(schema, path)
+        if kind == "boolean":
+            return self.rng.random() < 0.5
+        return None
+
+    def _resolve(self, schema: dict[str, Any], path: str) -> dict[str, Any]:
+        for _ in range(_MAX_DEPTH):
+            if "allOf" in schema and isinstance(schema["allOf"], list):
+                merged = {k: v for k, v in schema.items() if k != "allOf"}
+                for part in schema["allOf"]:
+                    merged = _merge(
+                        merged, self._resolve(part, path) if isinstance(part, dict) else {}
+                    )
+                schema = merged
+            ref = schema.get("$ref")
+            if not isinstance(ref, str):
+                return schema
+            target = self._lookup(ref, path)
+            schema = _merge({k: v for k, v in schema.items() if k != "$ref"}, target)
+        raise MockUnsupported(f"{path}: $ref chain is too long or circular")
+
+    def _lookup(self, ref: str, path: str) -> dict[str, Any]:
+        if not ref.startswith("#"):
+            raise MockUnsupported(f"{path}: only local $ref (#/$defs/...) is supported, got {ref}")
+        node: Any = self.root
+        for part in [p for p in ref[1:].split("/") if p]:
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(node, dict) or part not in node:
+                raise MockUnsupported(f"{path}: $ref {ref} points nowhere")
+            node = node[part]
+        if not isinstance(node, dict):
+            raise MockUnsupported(f"{path}: $ref {ref} is not a schema object")
+        return node
+
+    def _object(self, schema: dict[str, Any], path: str, depth: int) -> dict[str, Any]:
+        properties = schema.get("properties") or {}
+        required = set(schema.get("required") or [])
+        minimum = int(schema.get("minProperties") or 0)
+        result: dict[str, Any] = {}
+        optional: list[str] = []
+        for name, sub in properties.items():
+            if name in required or self.rng.random() < 0.6:
+                result[name] = self.value(sub, f"{path}.{name}", depth + 1)
+            else:
+                optional.append(name)
+        while len(result) < minimum and optional:
+            name = optional.pop(0)
+            result[name] = self.value(properties[name], f"{path}.{name}", depth + 1)
+        missing = required - set(result)
+        if missing:
+            raise MockUnsupported(f"{path}: required {sorted(missing)} have no property schema")
+        if len(result) < minimum:
+            raise MockUnsupported(f"{path}: cannot reach minProperties {minimum}")
+        return result
+
+    def _array(self, schema: dict[str, Any], path: str, depth: int) -> list[Any]:
+        low = int(schema.get("minItems") or 0)
+        high = int(schema.get("maxItems", max(low, 1) + _DEFAULT_MAX_ITEMS - 1))
+        if high < low:
+            raise MockUnsupported(f"{path}: maxItems {high} is below minItems {low}")
+        count = self.rng.randint(max(low, min(1, high)), min(high, max(low, _DEFAULT_MAX_ITEMS)))
+        prefix = schema.get("prefixItems") or []
+        items_schema = schema.get("items", True)
+        unique = bool(schema.get("uniqueItems"))
+        result: list[Any] = []
+        tries = 0
+        while len(result) < count:
+            i = len(result)
+            sub = prefix[i] if i < len(prefix) else items_schema
+            item = self.value(sub, f"{path}[{i}]", depth + 1)
+            if unique and item in result:
+                tries += 1
+                if tries > 20 * count:
+                    if len(result) >= low:
+                        break
+                    raise MockUnsupported(f"{path}: cannot make {low} unique items")
+                continue
+            result.append(item)
+        return result
+
+    def _string(self, schema: dict[str, Any], path: str) -> str:
+        low = int(schema.get("minLength") or 0)
+        high = int(schema.get("maxLength", max(low, 40)))
+        if high < low:
+            raise MockUnsupported(f"{path}: maxLength {high} is below minLength {low}")
+        pattern = schema.get("pattern")
+        fmt = schema.get("format")
+        if isinstance(pattern, str):
+            try:
+                text = generate_matching(pattern, self.rng)
+            except UnsupportedPattern as exc:
+                raise MockUnsupported(f"{path}: {exc}") from None
+        elif isinstance(fmt, str) and fmt in _FORMATS:
+            text = _FORMATS[fmt](self.rng)
+        else:
+            text = self._words(1, 4)
+            if len(text) < low:
+                text = (text + " ") * (low // (len(text) + 1) + 1)
+            text = text[:high].strip() if len(text) > high else text
+            text = text.ljust(low, "x")[: max(high, low)]
+            return text
+        if not low <= len(text) <= high:
+            raise MockUnsupported(
+                f"{path}: cannot make a {fmt or 'pattern'} string of length {low}..{high}"
+            )
+        return text
+
+    def _integer(self, schema: dict[str, Any], path: str) -> int:
+        low, high = _bounds(schema, integer=True)
+        step = schema.get("multipleOf")
+        if isinstance(step, int | float) and step > 0:
+            first, last = math.ceil(low / step), math.floor(high / step)
+            candidates = [k for k in (first, last) if float(k * step).is_integer()]
+            if first > last or not candidates:
+                raise MockUnsupported(f"{path}: no integer multiple of {step} in {low}..{high}")
+            return int(self.rng.randint(first, last) * step)
+        if low > high:
+            raise MockUnsupported(f"{path}: no integer between {low} and {high}")
+        return self.rng.randint(int(low), int(high))
+
+    def _number(self, schema: dict[str, Any], path: str) -> float | int:
+        low, high = _bounds(schema, integer=False)
+        step = schema.get("multipleOf")
+        if isinstance(step, int | float) and step > 0:
+            first, last = math.ceil(low / step), math.floor(high / step)
+            if first > last:
+                raise MockUnsupported(f"{path}: no multiple of {step} in {low}..{high}")
+            k = self.rng.randint(first, last)
+            return k * step if isinstance(step, int) else round(k * step, 10)
+        if low > high:
+            raise MockUnsupported(f"{path}: no number between {low} and {high}")
+        value = round(self.rng.uniform(low, high), 2)
+        return min(max(value, low), high)
+
+    def _words(self, low: int, high: int) -> str:
+        return " ".join(self.rng.choice(_WORDS) for _ in range(self.rng.randint(low, high)))
+
+
+def _pick_type(schema: dict[str, Any]) -> str:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        concrete = [k for k in kind if k != "null"]
+        kind = concrete[0] if concrete else "null"
+    if isinstance(kind, str):
+        return kind
+    if "properties" in schema or "required" in schema:
+        return "object"
+    if "items" in schema or "prefixItems" in schema:
+        return "array"
+    if any(k in schema for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")):
+        return "number"
+    return "string"
+
+
+def _bounds(schema: dict[str, Any], *, integer: bool) -> tuple[float, float]:
+    """Inclusive bounds; exclusive ones are nudged inwards (by 1 for integers)."""
+    low: float = 0
+    high: float = 1000
+    nudge = 1 if integer else 0.01
+    if isinstance(schema.get("minimum"), int | float):
+        low = schema["minimum"]
+    if isinstance(schema.get("exclusiveMinimum"), int | float):
+        low = (
+            max(low, schema["exclusiveMinimum"] + nudge)
+            if "minimum" in schema
+            else (schema["exclusiveMinimum"] + nudge)
+        )
+    if isinstance(schema.get("maximum"), int | float):
+        high = schema["maximum"]
+    if isinstance(schema.get("exclusiveMaximum"), int | float):
+        high = (
+            min(high, schema["exclusiveMaximum"] - nudge)
+            if "maximum" in schema
+            else (schema["exclusiveMaximum"] - nudge)
+        )
+    if "maximum" not in schema and "exclusiveMaximum" not in schema and high < low:
+        high = low + 1000
+    if "minimum" not in schema and "exclusiveMinimum" not in schema and low > high:
+        low = high - 1000
+    if integer:
+        low, high = math.ceil(low), math.floor(high)
+    return low, high
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if key == "properties" and isinstance(merged.get(key), dict) and isinstance(value, dict):
+            merged[key] = {**merged[key], **value}
+        elif key == "required" and isinstance(merged.get(key), list) and isinstance(value, list):
+            merged[key] = [*merged[key], *(v for v in value if v not in merged[key])]
+        else:
+            merged[key] = value
+    return merged
+
+
+def _moment(rng: random.Random) -> datetime:
+    return _EPOCH + timedelta(seconds=rng.randint(0, 730 * 86400))
+
+
+_FORMATS = {
+    "date": lambda rng: _moment(rng).date().isoformat(),
+    "date-time": lambda rng: _moment(rng).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    "time": lambda rng: _moment(rng).strftime("%H:%M:%SZ"),
+    "email": lambda rng: f"{rng.choice(_WORDS)}.{rng.randint(1, 9999)}@example.com",
+    "idn-email": lambda rng: f"{rng.choice(_WORDS)}.{rng.randint(1, 9999)}@example.com",
+    "uri": lambda rng: f"https://example.com/{rng.choice(_WORDS)}/{rng.randint(1, 99999)}",
+    "url": lambda rng: f"https://example.com/{rng.choice(_WORDS)}/{rng.randint(1, 99999)}",
+    "uri-reference": lambda rng: f"/{rng.choice(_WORDS)}/{rng.randint(1, 99999)}",
+    "hostname": lambda rng: f"{rng.choice(_WORDS)}{rng.randint(1, 99)}.example.com",
+    "idn-hostname": lambda rng: f"{rng.choice(_WORDS)}{rng.randint(1, 99)}.example.com",
+    "ipv4": lambda rng: f"192.0.2.{rng.randint(1, 254)}",
+    "ipv6": lambda rng: f"2001:db8::{rng.randint(1, 65535):x}",
+    "uuid": lambda rng: str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+}

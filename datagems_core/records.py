@@ -1,0 +1,168 @@
+"""Make one record: the contract between the generation engine and inference.
+
+    async with open_record_maker(settings=settings, spec=spec, gateway=gateway) as maker:
+        result = await maker.make_record(index)
+
+One model call per record plus at most one re-ask when the reply fails validation. A record
+that cannot be made comes back as `ok=False` with its reason; only a gateway that cannot work
+at all (unreachable, or rejecting every request) raises, which fails the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from jsonschema import Draft202012Validator
+
+from datagems_core.inference.gateway import GatewayConfig
+from datagems_core.inference.mock import MockUnsupported, generate_record
+from datagems_core.inference.usage import TokenUsage
+from datagems_core.schemas import record_validator, validate_record, validate_schema
+from datagems_core.settings import Settings
+from datagems_core.variation import sample_variation
+
+__all__ = [
+    "RecordMaker",
+    "RecordResult",
+    "RecordSpec",
+    "TokenUsage",
+    "draft_schema",
+    "open_record_maker",
+]
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """What every record of a job shares."""
+
+    instructions: str
+    schema: dict[str, Any]
+    dataset_mode: bool = False
+    seed: int = 0
+
+
+@dataclass
+class RecordResult:
+    """The outcome of one record; `data` is set when ok, `error` when not."""
+
+    index: int
+    ok: bool
+    data: dict[str, Any] | None
+    error: str | None
+    attempts: int
+    variation: dict[str, Any] = field(default_factory=dict)
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    duration_ms: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON object (a dict, not a string) with camelCase keys."""
+        return {
+            "index": self.index,
+            "ok": self.ok,
+            "data": self.data,
+            "error": self.error,
+            "attempts": self.attempts,
+            "variation": self.variation,
+            "usage": self.usage.to_json(),
+            "durationMs": round(self.duration_ms, 3),
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any] | str | bytes) -> RecordResult:
+        """Read what `to_json` wrote; a JSON string is accepted too."""
+        obj = json.loads(value) if isinstance(value, str | bytes) else value
+        return cls(
+            index=int(obj["index"]),
+            ok=bool(obj["ok"]),
+            data=obj.get("data"),
+            error=obj.get("error"),
+            attempts=int(obj.get("attempts", 0)),
+            variation=dict(obj.get("variation") or {}),
+            usage=TokenUsage.from_json(obj.get("usage")),
+            duration_ms=float(obj.get("durationMs", 0.0)),
+        )
+
+
+class RecordMaker(Protocol):
+    async def make_record(self, index: int) -> RecordResult: ...
+
+
+class MockRecordMaker:
+    """Records from the built-in mock gateway: no network, deterministic per (seed, index)."""
+
+    def __init__(self, *, spec: RecordSpec, validator: Draft202012Validator, latency_ms: float):
+        self.spec = spec
+        self.validator = validator
+        self.latency = latency_ms / 1000
+
+    async def make_record(self, index: int) -> RecordResult:
+        started = time.perf_counter()
+        spec = self.spec
+        variation = sample_variation(
+            spec.schema, seed=spec.seed, index=index, dataset_mode=spec.dataset_mode
+        )
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        try:
+            data = {**generate_record(spec.schema, seed=spec.seed, index=index), **variation}
+        except MockUnsupported as exc:
+            return _failed(index, f"mock gateway: {exc}", 1, variation, started)
+        errors = validate_record(self.validator, data)
+        if errors:
+            return _failed(
+                index, "mock record invalid: " + "; ".join(errors), 1, variation, started
+            )
+        return RecordResult(
+            index=index,
+            ok=True,
+            data=data,
+            error=None,
+            attempts=1,
+            variation=variation,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+
+
+def _failed(
+    index: int, reason: str, attempts: int, variation: dict[str, Any], started: float
+) -> RecordResult:
+    return RecordResult(
+        index=index,
+        ok=False,
+        data=None,
+        error=reason,
+        attempts=attempts,
+        variation=variation,
+        duration_ms=(time.perf_counter() - started) * 1000,
+    )
+
+
+@asynccontextmanager
+async def open_record_maker(
+    *, settings: Settings, spec: RecordSpec, gateway: GatewayConfig | None
+) -> AsyncIterator[RecordMaker]:
+    """A record maker for `spec`; `gateway=None` means the built-in mock gateway."""
+    validate_schema(spec.schema)
+    validator = record_validator(spec.schema)
+    if gateway is None:
+        yield MockRecordMaker(spec=spec, validator=validator, latency_ms=settings.mock_latency_ms)
+        return
+    raise NotImplementedError("real gateways arrive in the next commit")
+
+
+async def draft_schema(
+    *, settings: Settings, instructions: str, dataset_mode: bool, gateway: GatewayConfig | None
+) -> tuple[dict[str, Any], TokenUsage]:
+    """A JSON Schema for the instructions, sanitised and validated, and the tokens it took."""
+    from datagems_core.inference.mock_schema import draft_mock_schema
+
+    del settings
+    if gateway is None:
+        return draft_mock_schema(instructions, dataset_mode=dataset_mode), TokenUsage()
+    raise NotImplementedError("real gateways arrive in the next commit")

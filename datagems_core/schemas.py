@@ -1,0 +1,186 @@
+"""JSON Schemas for records: tidy what users and models write, check it, validate records.
+
+`sanitize_schema` repairs the common shorthand the seed accepted (bare type names, arrays of
+examples, `@type`) and reports each change; `validate_schema` then checks the result against the
+real draft 2020-12 meta-schema. `record_validator` and `validate_record` check records, with
+format checking on, and report errors with their JSON path.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError as MetaSchemaError
+
+from datagems_core.errors import SchemaError
+
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array", "null")
+_SCHEMA_KEYWORDS = frozenset(
+    {"type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const", "properties", "items", "not"}
+)
+_MAX_ERRORS = 10
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def sanitize_schema(schema: Any) -> tuple[dict[str, Any], list[str]]:
+    """Return a repaired copy of `schema` and one warning per change made."""
+    if not isinstance(schema, dict):
+        raise SchemaError(f"$: the schema must be a JSON object, got {_kind(schema)}")
+    result = copy.deepcopy(schema)
+    warnings: list[str] = []
+    declared = result.get("$schema")
+    if not (isinstance(declared, str) and "json-schema.org" in declared):
+        result["$schema"] = DRAFT_2020_12
+        warnings.append(f"$.$schema: set to {DRAFT_2020_12}")
+    if result.get("type") != "object":
+        warnings.append(f"$.type: {result.get('type')!r} replaced by 'object'")
+        result["type"] = "object"
+    properties = result.get("properties")
+    if not isinstance(properties, dict):
+        if properties is not None:
+            warnings.append(f"$.properties: {_kind(properties)} replaced by an empty object")
+        properties = result["properties"] = {}
+    for name, value in list(properties.items()):
+        fixed = _normalise_property(value)
+        if fixed is not value:
+            properties[name] = fixed
+            warnings.append(f"$.properties.{name}: {_kind(value)} turned into {json.dumps(fixed)}")
+    if not isinstance(result.get("required"), list):
+        result["required"] = list(properties)
+        warnings.append("$.required: set to every property")
+    if "additionalProperties" not in result:
+        result["additionalProperties"] = False
+        warnings.append("$.additionalProperties: set to false")
+    return result, warnings
+
+
+def _normalise_property(value: Any) -> Any:
+    """A schema object for one property; the same object back when it is one already."""
+    if isinstance(value, dict):
+        if isinstance(value.get("type"), str | list) or _SCHEMA_KEYWORDS & value.keys():
+            return value
+        rest = {k: v for k, v in value.items() if k != "@type"}
+        declared = value.get("@type")
+        return {**rest, "type": declared if declared in JSON_TYPES else "string"}
+    if isinstance(value, list):
+        item_type = _json_type(value[0]) if value else "string"
+        return {"type": "array", "items": {"type": item_type}}
+    if isinstance(value, str) and value.strip().lower() in JSON_TYPES:
+        return {"type": value.strip().lower()}
+    return {"type": _json_type(value)}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if value is None:
+        return "null"
+    return "string"
+
+
+def _kind(value: Any) -> str:
+    kind = _json_type(value)
+    return f"an {kind}" if kind in ("array", "object", "integer") else f"a {kind}"
+
+
+def validate_schema(schema: Any) -> None:
+    """Raise SchemaError unless `schema` is a valid 2020-12 schema for an object record."""
+    if not isinstance(schema, dict):
+        raise SchemaError(f"$: the schema must be a JSON object, got {_kind(schema)}")
+    try:
+        Draft202012Validator.check_schema(schema, format_checker=FORMAT_CHECKER)
+    except MetaSchemaError as exc:
+        path = _json_path(exc.absolute_path)
+        message = exc.message
+        if exc.absolute_path and exc.absolute_path[-1] == "type":
+            message = f"{exc.instance!r} is not a JSON type; use one of {', '.join(JSON_TYPES)}"
+        raise SchemaError(f"{path}: {message}", details={"path": path}) from None
+    if schema.get("type") != "object":
+        raise SchemaError("$.type: a record schema must have type 'object'")
+    properties = schema.get("properties")
+    if not isinstance(properties, dict) or not properties:
+        raise SchemaError("$.properties: a record schema needs at least one property")
+    required = schema.get("required") or []
+    unknown = [name for name in required if name not in properties]
+    if unknown and schema.get("additionalProperties") is False:
+        raise SchemaError(
+            f"$.required: {unknown[0]!r} is required but not among the properties, "
+            "so no record can be valid"
+        )
+
+
+def record_validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """A validator for records of `schema`, built once per distinct schema."""
+    return _validator_for(json.dumps(schema, sort_keys=True))
+
+
+@lru_cache(maxsize=64)
+def _validator_for(canonical: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads(canonical), format_checker=FORMAT_CHECKER)
+
+
+def validate_record(validator: Draft202012Validator, record: Any) -> list[str]:
+    """The record's errors as `$.path: message` lines, at most ten; empty when valid."""
+    errors = sorted(validator.iter_errors(record), key=lambda e: list(map(str, e.absolute_path)))
+    return [f"{e.json_path}: {e.message}" for e in errors[:_MAX_ERRORS]]
+
+
+def _json_path(parts: Iterable[Any]) -> str:
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _is_uri(value: object) -> bool:
+    if not isinstance(value, str) or any(c.isspace() for c in value):
+        return not isinstance(value, str)
+    parts = urlsplit(value)
+    return bool(parts.scheme and _SCHEME.match(parts.scheme) and (parts.netloc or parts.path))
+
+
+def _is_uri_reference(value: object) -> bool:
+    return not isinstance(value, str) or not any(c.isspace() for c in value)
+
+
+def _is_hostname(value: object) -> bool:
+    return not isinstance(value, str) or bool(_HOSTNAME.match(value))
+
+
+def _is_email(value: object) -> bool:
+    return not isinstance(value, str) or bool(_EMAIL.match(value))
+
+
+def _build_format_checker() -> FormatChecker:
+    checker = FormatChecker()
+    checker.checkers = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
+    checker.checks("uri")(_is_uri)
+    checker.checks("url")(_is_uri)
+    checker.checks("uri-reference")(_is_uri_reference)
+    checker.checks("hostname")(_is_hostname)
+    checker.checks("email")(_is_email)
+    return checker
+
+
+FORMAT_CHECKER = _build_format_checker()
