@@ -161,6 +161,11 @@ class Settings(BaseSettings):
     )
     login_max_failures: int = Field(5, ge=1, validation_alias="DATAGEMS_LOGIN_MAX_FAILURES")
     login_window_seconds: int = Field(900, ge=1, validation_alias="DATAGEMS_LOGIN_WINDOW_SECONDS")
+    login_max_failures_per_address: int = Field(
+        20, ge=1, validation_alias="DATAGEMS_LOGIN_MAX_FAILURES_PER_ADDRESS"
+    )
+    trust_proxy_headers: bool = Field(True, validation_alias="DATAGEMS_TRUST_PROXY_HEADERS")
+    max_api_tokens: int = Field(50, ge=1, validation_alias="DATAGEMS_MAX_API_TOKENS")
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias="DATAGEMS_MAX_BODY_BYTES")
 
     # The API and the Prefect server it drives
