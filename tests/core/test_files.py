@@ -1,0 +1,151 @@
+"""The FileStore contract over the local store and R1FS (the stand-in over HTTP), then specifics."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from datagems_core.errors import BadRequest, FileMissing, FileStoreError, NotFound
+from datagems_core.files.base import FileStore
+from datagems_core.files.factory import open_file_store
+from datagems_core.files.local import LocalFileStore
+from datagems_core.files.r1fs import R1FSFileStore
+from datagems_core.settings import load_settings
+
+
+@pytest_asyncio.fixture(loop_scope="function", params=["local", "r1fs"])
+async def files(request, tmp_path) -> AsyncIterator[FileStore]:
+    if request.param == "local":
+        store: FileStore = LocalFileStore(root=tmp_path / "files")
+    else:
+        node = request.getfixturevalue("ratio1_node")
+        store = R1FSFileStore(base_url=node.url, retries=0)
+    yield store
+    await store.close()
+
+
+async def test_bytes_round_trip(files):
+    data = bytes(range(256)) * 40 + "Zoë 🚀\n".encode()
+    file_id = await files.put_bytes("dataset.jsonl", data)
+    assert isinstance(file_id, str) and file_id
+    assert await files.get_bytes(file_id) == data
+
+
+async def test_empty_file_round_trips(files):
+    assert await files.get_bytes(await files.put_bytes("empty.txt", b"")) == b""
+
+
+async def test_json_round_trip_with_unicode_and_nesting(files):
+    data = {"title": "Zoë", "rows": [{"a": 1, "b": [True, None, 2.5]}], "n": 3}
+    file_id = await files.put_json("job.json", data)
+    assert await files.get_json(file_id) == data
+
+
+async def test_json_is_stored_canonical(files):
+    file_id = await files.put_json("job.json", {"b": 1, "a": {"d": 2, "c": 3}})
+    assert await files.get_bytes(file_id) == b'{"a":{"c":3,"d":2},"b":1}'
+
+
+async def test_data_json_cannot_carry_is_refused(files):
+    with pytest.raises(BadRequest, match=r"data for file 'bad.json' is not JSON-serialisable"):
+        await files.put_json("bad.json", {"when": object()})
+
+
+async def test_a_missing_file_is_reported_as_missing(files):
+    missing = "Qm" + "1" * 44 if isinstance(files, R1FSFileStore) else "0" * 64
+    with pytest.raises(FileMissing) as caught:
+        await files.get_bytes(missing)
+    assert isinstance(caught.value, NotFound)
+    assert isinstance(caught.value, FileStoreError)
+    assert files.name in str(caught.value)
+    assert missing in str(caught.value)
+
+
+async def test_reading_a_non_json_file_as_json_names_the_file(files):
+    file_id = await files.put_bytes("notes.txt", b"\xff not json")
+    with pytest.raises(FileStoreError, match=r"is not JSON"):
+        await files.get_json(file_id)
+
+
+async def test_local_ids_are_sha256_of_the_content(tmp_path):
+    files = LocalFileStore(root=tmp_path / "files")
+    first = await files.put_bytes("a.txt", b"same")
+    assert first == hashlib.sha256(b"same").hexdigest()
+    assert await files.put_bytes("b.txt", b"same") == first
+    stored = [p for p in (tmp_path / "files").rglob("*") if p.is_file()]
+    assert [p.name for p in stored] == [first]  # no temporary files left behind
+
+
+@pytest.mark.parametrize("bad_id", ["../../etc/passwd", "abc", "Qm" + "x" * 44, ""])
+async def test_local_store_refuses_ids_that_are_not_digests(tmp_path, bad_id):
+    files = LocalFileStore(root=tmp_path / "files")
+    with pytest.raises(FileMissing, match=r"sha256 hex"):
+        await files.get_bytes(bad_id)
+
+
+async def test_local_store_reports_an_unwritable_root(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a directory")
+    files = LocalFileStore(root=blocker / "files")
+    with pytest.raises(FileStoreError, match=r"cannot write a file.*DATAGEMS_DATA_DIR"):
+        await files.put_bytes("a.txt", b"x")
+
+
+async def test_r1fs_ids_are_cids_and_not_deterministic(ratio1_node):
+    files = R1FSFileStore(base_url=ratio1_node.url)
+    first = await files.put_json("job.json", {"a": 1})
+    second = await files.put_json("job.json", {"a": 1})
+    assert first.startswith("Qm") and second.startswith("Qm")
+    assert first != second
+    await files.close()
+
+
+async def test_r1fs_server_errors_are_retried_then_reported(ratio1_node):
+    files = R1FSFileStore(base_url=ratio1_node.url, retries=1, backoff_seconds=0.01)
+    ratio1_node.set_mode("error500")
+    before = ratio1_node.requests()
+    with pytest.raises(FileStoreError) as caught:
+        await files.put_bytes("dataset.jsonl", b"{}")
+    assert ratio1_node.requests() - before == 2
+    message = str(caught.value)
+    assert f"R1FS at {ratio1_node.url}: POST /add_file_base64 for file 'dataset.jsonl'" in message
+    assert "HTTP 500" in message
+    assert "EE_R1FS_API_URL" in message
+    await files.close()
+
+
+async def test_r1fs_hang_times_out(ratio1_node):
+    files = R1FSFileStore(base_url=ratio1_node.url, retries=0, timeout_seconds=0.3)
+    ratio1_node.set_mode("hang")
+    with pytest.raises(FileStoreError, match=r"no answer within 0.3 s"):
+        await files.get_bytes("Qm123")
+    await files.close()
+
+
+async def test_r1fs_calls_are_logged_when_asked(ratio1_node, caplog):
+    files = R1FSFileStore(base_url=ratio1_node.url, log_calls=True)
+    with caplog.at_level(logging.INFO, logger="datagems_core.store.ratio1_http"):
+        await files.get_json(await files.put_json("job.json", {"secret": "not in the log"}))
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("POST /add_json -> 200" in line for line in lines)
+    assert any("POST /get_file_base64 -> 200" in line for line in lines)
+    assert not any("not in the log" in line for line in lines)
+    await files.close()
+
+
+async def test_open_file_store_picks_r1fs_or_local(tmp_path, monkeypatch):
+    local = open_file_store(load_settings(None, data_dir=tmp_path))
+    assert isinstance(local, LocalFileStore)
+    assert local.root == tmp_path / "files"
+    monkeypatch.setenv("EE_R1FS_API_URL", "127.0.0.1:31235")
+    monkeypatch.setenv("DATAGEMS_R1FS_TIMEOUT_SECONDS", "9")
+    remote = open_file_store(load_settings(None))
+    assert isinstance(remote, R1FSFileStore)
+    assert (remote.name, remote.timeout) == ("R1FS at http://127.0.0.1:31235", 9)
+    await remote.close()
+    monkeypatch.setenv("DATAGEN_MOCK_CSTORE", "true")
+    assert isinstance(open_file_store(load_settings(None)), LocalFileStore)
