@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,12 +21,28 @@ from typing import Any, Protocol
 
 from jsonschema import Draft202012Validator
 
+from datagems_core.errors import InferenceError, SchemaError
+from datagems_core.inference.client import InferenceClient, open_inference_client
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.inference.mock import MockUnsupported, generate_record
+from datagems_core.inference.mock_schema import draft_mock_schema
+from datagems_core.inference.structured import ask_for_object
 from datagems_core.inference.usage import TokenUsage
-from datagems_core.schemas import record_validator, validate_record, validate_schema
+from datagems_core.inference.wire import BodyTemplate, encode_message
+from datagems_core.prompts import record_messages, schema_messages, variation_prompt
+from datagems_core.schemas import (
+    SCHEMA_DRAFT_SHAPE,
+    record_validator,
+    sanitize_schema,
+    validate_record,
+    validate_schema,
+)
 from datagems_core.settings import Settings
 from datagems_core.variation import sample_variation
+
+logger = logging.getLogger("datagems.inference")
+# Drafting wants a careful, complete answer; a user's parameters still win.
+_DRAFT_PARAMETERS = {"temperature": 0.2, "max_tokens": 2000}
 
 __all__ = [
     "RecordMaker",
@@ -129,6 +146,58 @@ class MockRecordMaker:
         )
 
 
+class ModelRecordMaker:
+    """Records from a model gateway: one call per record, plus at most one re-ask."""
+
+    def __init__(
+        self, *, spec: RecordSpec, validator: Draft202012Validator, client: InferenceClient
+    ) -> None:
+        self.spec = spec
+        self.validator = validator
+        self.client = client
+        gateway = client.gateway
+        self.template = BodyTemplate(
+            messages=record_messages(
+                instructions=spec.instructions, schema=spec.schema, dataset_mode=spec.dataset_mode
+            ),
+            model=gateway.model,
+            parameters=gateway.parameters,
+            schema=spec.schema,
+        )
+        properties = spec.schema.get("properties") or {}
+        self._schema_keys_are_fields = bool({"properties", "$schema"} & properties.keys())
+
+    async def make_record(self, index: int) -> RecordResult:
+        started = time.perf_counter()
+        spec = self.spec
+        variation = sample_variation(
+            spec.schema, seed=spec.seed, index=index, dataset_mode=spec.dataset_mode
+        )
+        line = encode_message("user", variation_prompt(index, variation))
+        answer = await ask_for_object(self.client, self.template, [line], self._check)
+        return RecordResult(
+            index=index,
+            ok=answer.value is not None,
+            data=answer.value,
+            error=answer.error,
+            attempts=answer.attempts,
+            variation=variation,
+            usage=answer.usage,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def _check(self, value: dict[str, Any]) -> list[str]:
+        if not self._schema_keys_are_fields and _looks_like_schema(value):
+            return ["$: the reply is a JSON Schema, not a record; return one record object"]
+        return validate_record(self.validator, value)
+
+
+def _looks_like_schema(value: dict[str, Any]) -> bool:
+    return "$schema" in value or (
+        isinstance(value.get("properties"), dict) and value.get("type") == "object"
+    )
+
+
 def _failed(
     index: int, reason: str, attempts: int, variation: dict[str, Any], started: float
 ) -> RecordResult:
@@ -153,16 +222,49 @@ async def open_record_maker(
     if gateway is None:
         yield MockRecordMaker(spec=spec, validator=validator, latency_ms=settings.mock_latency_ms)
         return
-    raise NotImplementedError("real gateways arrive in the next commit")
+    async with open_inference_client(settings=settings, gateway=gateway) as client:
+        yield ModelRecordMaker(spec=spec, validator=validator, client=client)
 
 
 async def draft_schema(
     *, settings: Settings, instructions: str, dataset_mode: bool, gateway: GatewayConfig | None
 ) -> tuple[dict[str, Any], TokenUsage]:
-    """A JSON Schema for the instructions, sanitised and validated, and the tokens it took."""
-    from datagems_core.inference.mock_schema import draft_mock_schema
+    """A JSON Schema for the instructions, sanitised and validated, and the tokens it took.
 
-    del settings
+    Raises InferenceError when the model cannot produce a usable schema (after one re-ask).
+    """
     if gateway is None:
         return draft_mock_schema(instructions, dataset_mode=dataset_mode), TokenUsage()
-    raise NotImplementedError("real gateways arrive in the next commit")
+    template = BodyTemplate(
+        messages=schema_messages(instructions=instructions, dataset_mode=dataset_mode),
+        model=gateway.model,
+        parameters={**_DRAFT_PARAMETERS, **gateway.parameters},
+        schema=SCHEMA_DRAFT_SHAPE,
+        schema_name="record_schema",
+    )
+
+    def check(value: dict[str, Any]) -> list[str]:
+        return _schema_problems(value, dataset_mode=dataset_mode)
+
+    async with open_inference_client(settings=settings, gateway=gateway) as client:
+        answer = await ask_for_object(client, template, [], check)
+    if answer.value is None:
+        raise InferenceError(
+            f"the model did not draft a usable schema: {answer.error}",
+            details={"attempts": answer.attempts},
+        )
+    schema, warnings = sanitize_schema(answer.value)
+    for warning in warnings:
+        logger.info("drafted schema sanitised: %s", warning)
+    return schema, answer.usage
+
+
+def _schema_problems(value: dict[str, Any], *, dataset_mode: bool) -> list[str]:
+    try:
+        schema, _ = sanitize_schema(value)
+        validate_schema(schema)
+    except SchemaError as exc:
+        return [exc.message]
+    if dataset_mode and "label" not in schema["properties"]:
+        return ["$.properties: a dataset schema needs a required 'label' property"]
+    return []

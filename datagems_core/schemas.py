@@ -27,6 +27,26 @@ _SCHEMA_KEYWORDS = frozenset(
     {"type", "$ref", "anyOf", "oneOf", "allOf", "enum", "const", "properties", "items", "not"}
 )
 _MAX_ERRORS = 10
+
+# What a drafted schema must look like, sent as the response_format when drafting: loose
+# enough for any record schema, strict enough to steer the model to the top-level shape.
+SCHEMA_DRAFT_SHAPE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "$schema": {"type": "string"},
+        "type": {"const": "object"},
+        "title": {"type": "string"},
+        "description": {"type": "string"},
+        "properties": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {"type": "object", "required": ["type"]},
+        },
+        "required": {"type": "array", "items": {"type": "string"}},
+        "additionalProperties": {"type": "boolean"},
+    },
+    "required": ["type", "properties", "required", "additionalProperties"],
+}
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

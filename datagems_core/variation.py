@@ -8,7 +8,6 @@ and a number in its declared range. The values are valid for their fields by con
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
@@ -44,15 +43,6 @@ def sample_variation(
         except MockUnsupported:
             continue  # a field we cannot sample is simply left to the model
     return chosen
-
-
-def describe_variation(index: int, values: dict[str, Any]) -> str:
-    """The prompt line that asks for these values."""
-    line = f"This is record #{index + 1}; make it differ from the others."
-    if values:
-        pairs = "; ".join(f"{name} = {json.dumps(value)}" for name, value in values.items())
-        line += f" Use these values: {pairs}."
-    return line
 
 
 def _balanced_label(schema: Any, *, seed: int, index: int) -> Any:

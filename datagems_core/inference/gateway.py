@@ -35,6 +35,8 @@ class GatewayConfig:
     rpm: int | None = None
     timeout_seconds: float = 120.0
     max_attempts: int = 5
+    backoff_base_seconds: float = 0.5
+    backoff_max_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if "://" not in self.base_url:
@@ -52,6 +54,8 @@ class GatewayConfig:
                 raise ConfigError(f"gateway {name} must be at least 1, got {getattr(self, name)}")
         if self.rpm is not None and self.rpm < 1:
             raise ConfigError(f"gateway rpm must be at least 1 when set, got {self.rpm}")
+        if self.backoff_base_seconds < 0 or self.backoff_max_seconds < 0:
+            raise ConfigError("gateway backoff seconds cannot be negative")
         if self.timeout_seconds <= 0:
             raise ConfigError(f"gateway timeout must be positive, got {self.timeout_seconds}")
 

@@ -1,0 +1,155 @@
+"""The bytes on the wire: request bodies built from pre-serialised parts, and replies unwrapped.
+
+Both flavours take the same OpenAI-style body. Replies come either plain (`choices[0].message`)
+or, from the Ratio1 gateway, wrapped as `{"result": {"FULL_OUTPUT": [...], "TEXT_RESPONSE":
+[...]}}`. Usage may sit at the top, in the result or inside FULL_OUTPUT.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from datagems_core.inference.usage import TokenUsage
+
+ResponseFormatMode = Literal["json_schema", "json_object"]
+_RESERVED = frozenset({"messages", "response_format", "stream", "model"})
+_OK_STATUSES = frozenset({"ok", "success", "succeeded", "200"})
+
+
+def encode_message(role: str, content: str) -> bytes:
+    return json.dumps({"role": role, "content": content}, ensure_ascii=False).encode()
+
+
+class BodyTemplate:
+    """A chat body whose fixed messages, parameters and schema are serialised once.
+
+    >>> template = BodyTemplate(messages=[("system", "Be brief.")], model="m", parameters={},
+    ...                         schema={"type": "object"})
+    >>> body = template.render([encode_message("user", "hi")], "json_schema")
+    """
+
+    def __init__(
+        self,
+        *,
+        messages: Sequence[tuple[str, str]],
+        model: str | None,
+        parameters: dict[str, Any],
+        schema: dict[str, Any] | None,
+        schema_name: str = "record",
+    ) -> None:
+        self._head = b'{"messages":[' + b",".join(encode_message(r, c) for r, c in messages)
+        self._joiner = b"," if messages else b""
+        extra: dict[str, Any] = {k: v for k, v in parameters.items() if k not in _RESERVED}
+        if model:
+            extra["model"] = model
+        common = json.dumps(extra, ensure_ascii=False)[1:-1].encode()
+        formats: dict[ResponseFormatMode, dict[str, Any]] = {
+            "json_schema": {
+                "type": "json_schema",
+                "json_schema": {"name": schema_name, "schema": schema, "strict": False},
+            },
+            "json_object": {"type": "json_object", "schema": schema}
+            if schema
+            else {"type": "json_object"},
+        }
+        self._tails = {
+            mode: b"]"
+            + (b"," + common if common else b"")
+            + b',"response_format":'
+            + json.dumps(fmt, ensure_ascii=False).encode()
+            + b"}"
+            for mode, fmt in formats.items()
+        }
+
+    def render(self, extra_messages: Sequence[bytes], mode: ResponseFormatMode) -> bytes:
+        if not extra_messages:
+            return self._head + self._tails[mode]
+        return self._head + self._joiner + b",".join(extra_messages) + self._tails[mode]
+
+
+class ReplyError(ValueError):
+    """The gateway answered 200 but reported an error, or sent no usable content."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    content: Any
+    usage: TokenUsage
+
+
+def read_reply(data: Any) -> Reply:
+    """The message content and usage of a decoded reply, plain or Ratio1-wrapped."""
+    if not isinstance(data, dict):
+        raise ReplyError(f"the gateway replied with a JSON {type(data).__name__}, not an object")
+    if "error" in data and data["error"] and "choices" not in data:
+        raise ReplyError(f"gateway error: {error_message(data)}")
+    result = data.get("result")
+    text_response: Any = None
+    usage_block = data.get("usage")
+    if isinstance(result, dict):
+        if result.get("error"):
+            raise ReplyError(f"gateway result error: {_short(result['error'])}")
+        status = result.get("status")
+        if status is not None and str(status).lower() not in _OK_STATUSES:
+            raise ReplyError(f"gateway result status {status!r}")
+        text_response = result.get("TEXT_RESPONSE")
+        usage_block = usage_block or result.get("usage")
+        payload: Any = result.get("FULL_OUTPUT", result)
+    else:
+        payload = data
+    if isinstance(payload, list):
+        payload = payload[0] if payload else {}
+    if isinstance(payload, dict):
+        usage_block = payload.get("usage") or usage_block
+    content = _content_of(payload)
+    if content is None and isinstance(text_response, list) and text_response:
+        content = text_response[0]
+    elif content is None and isinstance(text_response, str):
+        content = text_response
+    if content is None:
+        raise ReplyError("the gateway's reply has no message content")
+    return Reply(content=content, usage=TokenUsage.from_reply(usage_block))
+
+
+def _content_of(payload: Any) -> Any:
+    if not isinstance(payload, dict):
+        return payload
+    choices = payload.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        message = choices[0].get("message")
+        if isinstance(message, dict) and message.get("content") is not None:
+            return message["content"]
+        if choices[0].get("text") is not None:
+            return choices[0]["text"]
+        return None
+    message = payload.get("message")
+    if isinstance(message, dict) and message.get("content") is not None:
+        return message["content"]
+    if payload.get("content") is not None:
+        return payload["content"]
+    if payload.keys() & {"choices", "result", "id", "object", "REQUEST_ID", "MODEL_NAME"}:
+        return None  # an envelope without content, not a record
+    return payload or None
+
+
+def error_message(data: Any) -> str:
+    """The human part of an error body: error.message, error, detail or message."""
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return _short(error["message"])
+        for key in ("error", "detail", "message"):
+            if data.get(key):
+                return _short(data[key])
+        result = data.get("result")
+        if isinstance(result, dict) and result.get("error"):
+            return _short(result["error"])
+    return _short(data)
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit] + "..."
