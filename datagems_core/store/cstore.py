@@ -18,7 +18,7 @@ import httpx
 
 from datagems_core.errors import StoreError, StoreUnconfirmed
 from datagems_core.settings import Settings
-from datagems_core.store.base import JSONValue, check_key, hash_field_key, normalise
+from datagems_core.store.base import JSONValue, check_key, normalise
 from datagems_core.store.ratio1_http import Ratio1Http, backoff_delay
 
 logger = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class CStoreStore:
         what = f"hash {hkey!r} field {field!r}"
         body = {"hkey": hkey, "key": field, "value": normalise(value, key=f"{hkey} field {field}")}
         await self._write(
-            "/hset", body, what=what, read_back=("/get", {"key": hash_field_key(hkey, field)})
+            "/hset", body, what=what, read_back=("/hget", {"hkey": hkey, "key": field})
         )
 
     async def hgetall(self, hkey: str) -> dict[str, JSONValue]:

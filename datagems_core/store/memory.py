@@ -9,16 +9,14 @@ only: flow runs in other processes do not see it.
 
 from __future__ import annotations
 
-import json
-
 from datagems_core.store.base import (
     JSONValue,
     check_key,
     hash_field_key,
     hash_prefix,
-    normalise,
     split_hash_key,
 )
+from datagems_core.store.codec import decode_value, encode_value
 
 
 class MemoryStore:
@@ -37,26 +35,26 @@ class MemoryStore:
 
     async def get(self, key: str) -> JSONValue:
         check_key(key)
-        return _decode(self._values.get(key))
+        return decode_value(self._values.get(key))
 
     async def set(self, key: str, value: JSONValue) -> None:
         check_key(key)
-        self._write(key, _encode(value, key=key))
+        self._write(key, encode_value(value, key=key))
 
     async def hget(self, hkey: str, field: str) -> JSONValue:
         check_key(hkey, "hkey")
         check_key(field, "field")
-        return _decode(self._values.get(hash_field_key(hkey, field)))
+        return decode_value(self._values.get(hash_field_key(hkey, field)))
 
     async def hset(self, hkey: str, field: str, value: JSONValue) -> None:
         check_key(hkey, "hkey")
         check_key(field, "field")
-        self._write(hash_field_key(hkey, field), _encode(value, key=f"{hkey} field {field}"))
+        self._write(hash_field_key(hkey, field), encode_value(value, key=f"{hkey} field {field}"))
 
     async def hgetall(self, hkey: str) -> dict[str, JSONValue]:
         check_key(hkey, "hkey")
         fields = self._fields.get(hash_prefix(hkey), {})
-        return {field: _decode(self._values[flat]) for field, flat in fields.items()}
+        return {field: decode_value(self._values[flat]) for field, flat in fields.items()}
 
     async def close(self) -> None:
         """Nothing to release; the data stays readable until the object is dropped."""
@@ -74,15 +72,3 @@ class MemoryStore:
             self._values.pop(key, None)
         else:
             self._values[key] = text
-
-
-def _encode(value: object, *, key: str) -> str | None:
-    normalised = normalise(value, key=key)
-    return None if normalised is None else json.dumps(normalised, ensure_ascii=False)
-
-
-def _decode(text: str | None) -> JSONValue:
-    if text is None:
-        return None
-    value: JSONValue = json.loads(text)
-    return value

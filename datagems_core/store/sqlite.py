@@ -14,7 +14,6 @@ and field name in indexed columns, so `hgetall` is one index range scan.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -29,9 +28,9 @@ from datagems_core.store.base import (
     check_key,
     hash_field_key,
     hash_prefix,
-    normalise,
     split_hash_key,
 )
+from datagems_core.store.codec import decode_value, encode_value
 
 T = TypeVar("T")
 
@@ -85,7 +84,7 @@ class SqliteStore:
 
     async def set(self, key: str, value: JSONValue) -> None:
         check_key(key)
-        text = _encode(value, key=key)
+        text = encode_value(value, key=key)
         await self._run(f"writing key {key!r}", lambda db: _write(db, key, text))
 
     async def hget(self, hkey: str, field: str) -> JSONValue:
@@ -98,7 +97,7 @@ class SqliteStore:
         check_key(hkey, "hkey")
         check_key(field, "field")
         flat = hash_field_key(hkey, field)
-        text = _encode(value, key=f"{hkey} field {field}")
+        text = encode_value(value, key=f"{hkey} field {field}")
         await self._run(f"writing {hkey!r} field {field!r}", lambda db: _write(db, flat, text))
 
     async def hgetall(self, hkey: str) -> dict[str, JSONValue]:
@@ -159,17 +158,9 @@ class SqliteStore:
             self._connections.clear()
 
 
-def _encode(value: object, *, key: str) -> str | None:
-    normalised = normalise(value, key=key)
-    return None if normalised is None else json.dumps(normalised, ensure_ascii=False)
-
-
 def _read(db: sqlite3.Connection, key: str) -> JSONValue:
     row = db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-    if row is None:
-        return None
-    value: JSONValue = json.loads(row[0])
-    return value
+    return None if row is None else decode_value(row[0])
 
 
 def _write(db: sqlite3.Connection, key: str, text: str | None) -> None:
@@ -186,4 +177,4 @@ def _write(db: sqlite3.Connection, key: str, text: str | None) -> None:
 
 def _read_hash(db: sqlite3.Connection, prefix: str) -> dict[str, JSONValue]:
     rows = db.execute("SELECT field, value FROM kv WHERE hash_prefix = ?", (prefix,)).fetchall()
-    return {field: json.loads(value) for field, value in rows}
+    return {field: decode_value(value) for field, value in rows}

@@ -50,6 +50,14 @@ async def test_scalars_round_trip(store, ns):
         assert await store.get(f"{ns}s{index}") == value
 
 
+async def test_integers_beyond_64_bits_stay_exact(store, ns):
+    value = {"big": 2**70 + 1, "neg": -(2**65), "list": [12345678901234567890123]}
+    await store.set(ns + "k", value)
+    await store.hset(ns + "h", "f", value)
+    assert await store.get(ns + "k") == value
+    assert await store.hgetall(ns + "h") == {"f": value}
+
+
 async def test_int_dict_keys_become_strings_and_tuples_lists(store, ns):
     await store.set(ns + "k", {8080: "http", "nested": {1: (1, 2)}})
     assert await store.get(ns + "k") == {"8080": "http", "nested": {"1": [1, 2]}}

@@ -118,3 +118,12 @@ async def test_open_store_uses_cstore_when_its_url_is_set(monkeypatch):
     assert store.peers == ["0xai_A", "0xai_B"]
     assert (store.write_timeout, store.read_timeout) == (12, 12)
     await store.close()
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_embedded_stores_keep_strings_with_lone_surrogates(tmp_path, kind):
+    # JSON can carry them (escaped) and CStore keeps them; orjson cannot, so the exact path does.
+    store = MemoryStore() if kind == "memory" else SqliteStore(path=tmp_path / "s.sqlite3")
+    await store.set("k", {"text": "a\ud800b"})
+    assert await store.get("k") == {"text": "a\ud800b"}
+    await store.close()
