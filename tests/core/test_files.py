@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import pytest_asyncio
 
@@ -149,3 +151,20 @@ async def test_open_file_store_picks_r1fs_or_local(tmp_path, monkeypatch):
     await remote.close()
     monkeypatch.setenv("DATAGEN_MOCK_CSTORE", "true")
     assert isinstance(open_file_store(load_settings(None)), LocalFileStore)
+
+
+async def test_r1fs_reads_a_file_another_app_uploaded_with_add_file(ratio1_node):
+    # The TypeScript apps upload with multipart /add_file; DataGems must read those files too.
+    upload = httpx.post(
+        f"{ratio1_node.url}/add_file",
+        files={"file": ("report.csv", b"a,b\n1,2\n", "text/csv")},
+        data={"body": '{"secret": "ratio1"}'},
+        timeout=10,
+    )
+    cid = upload.json()["result"]["cid"]
+    raw = httpx.get(f"{ratio1_node.url}/get_file", params={"cid": cid}, timeout=10)
+    assert raw.content == b"a,b\n1,2\n"
+    assert json.loads(raw.headers["x-meta"])["filename"] == "report.csv"
+    files = R1FSFileStore(base_url=ratio1_node.url)
+    assert await files.get_bytes(cid) == b"a,b\n1,2\n"
+    await files.close()
