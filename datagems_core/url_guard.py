@@ -1,0 +1,108 @@
+"""Server-side request forgery guard for user-supplied gateway URLs (inference profiles).
+
+A URL passes when it is http(s), carries no credentials, its host is not on the seed's name
+blocklist, and *every* address the host resolves to is public: private, loopback, link-local,
+CGNAT, multicast, reserved and cloud-metadata addresses are refused (the seed looked at the name
+only, so `10.0.0.1.nip.io` got through). Hosts in `DATAGEMS_ALLOWED_INFERENCE_HOSTS` skip the
+address checks (on-premise gateways). Call it again right before use: DNS answers change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from typing import Final
+from urllib.parse import urlsplit
+
+from datagems_core.errors import BadRequest
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+BLOCKED_NAMES: Final = frozenset({"localhost", "localhost.localdomain", "metadata.google.internal"})
+BLOCKED_SUFFIXES: Final = (
+    ".localhost",
+    ".local",
+    ".internal",
+    ".lan",
+    ".home",
+    ".corp",
+    ".localdomain",
+)
+METADATA_ADDRESSES: Final = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "168.63.129.16")
+)
+_CGNAT: Final = ipaddress.ip_network("100.64.0.0/10")
+_NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
+_6TO4: Final = ipaddress.ip_network("2002::/16")
+RESOLVE_TIMEOUT_SECONDS: Final = 5.0
+
+
+def is_public_address(address: IPAddress) -> bool:
+    """True only for globally routable unicast addresses (v4 embedded in v6 is checked too)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None and not is_public_address(embedded):
+            return False
+    if address in METADATA_ADDRESSES or address.is_multicast:
+        return False
+    if isinstance(address, ipaddress.IPv4Address) and address in _CGNAT:
+        return False
+    return address.is_global
+
+
+def _field_error(message: str) -> BadRequest:
+    return BadRequest(message, details={"field": "baseUrl"})
+
+
+async def check_base_url(url: str, *, allowed_hosts: Iterable[str] = ()) -> str:
+    """The URL without a trailing slash if it is safe to call from the server; BadRequest if not."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        host = (parts.hostname or "").rstrip(".").lower()
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError as exc:
+        raise _field_error(f"baseUrl is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise _field_error("baseUrl must start with http:// or https://")
+    if parts.username is not None or parts.password is not None:
+        raise _field_error("baseUrl must not contain a user name or password: use the API key")
+    if not host:
+        raise _field_error("baseUrl has no host name")
+    if host in {h.strip().rstrip(".").lower() for h in allowed_hosts if h.strip()}:
+        return text.rstrip("/")
+    if host in BLOCKED_NAMES or host.endswith(BLOCKED_SUFFIXES):
+        raise _field_error(f"baseUrl host {host!r} is a local or internal name")
+    for address in await _resolve(host):
+        if not is_public_address(address):
+            raise _field_error(
+                f"baseUrl host {host!r} resolves to a non-public address ({address}); an admin "
+                "can allow an on-premise gateway with DATAGEMS_ALLOWED_INFERENCE_HOSTS"
+            )
+    return text.rstrip("/")
+
+
+async def _resolve(host: str) -> list[IPAddress]:
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT_SECONDS
+        )
+    except (OSError, TimeoutError) as exc:
+        raise _field_error(f"baseUrl host {host!r} cannot be resolved: {exc}") from None
+    addresses = []
+    for *_, sockaddr in infos:
+        # strip an IPv6 zone id ("fe80::1%eth0")
+        addresses.append(ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0]))
+    if not addresses:
+        raise _field_error(f"baseUrl host {host!r} has no addresses")
+    return addresses
