@@ -1,0 +1,107 @@
+"""What handlers receive: settings, the stores, the signed-in user.
+
+`CurrentUser` accepts the session cookie `datagen_session` or `Authorization: Bearer <API token>`;
+cookie-authenticated state-changing requests must pass the CSRF check (api/csrf.py). Tests swap a
+dependency with `app.dependency_overrides[get_kv_store] = lambda: store`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal, cast
+
+from fastapi import Depends, Request
+
+from api.csrf import check_same_origin
+from datagems_core.api_tokens import read_api_token
+from datagems_core.errors import Forbidden, Unauthorized
+from datagems_core.files.base import FileStore
+from datagems_core.sessions import SESSION_COOKIE, read_session
+from datagems_core.settings import Settings
+from datagems_core.store.base import KVStore
+from datagems_core.users import get_user
+
+
+def get_app_settings(request: Request) -> Settings:
+    return cast(Settings, request.app.state.settings)
+
+
+def get_kv_store(request: Request) -> KVStore:
+    return cast(KVStore, request.state.store)
+
+
+def get_file_store(request: Request) -> FileStore:
+    return cast(FileStore, request.state.files)
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+KVStoreDep = Annotated[KVStore, Depends(get_kv_store)]
+FileStoreDep = Annotated[FileStore, Depends(get_file_store)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user signed in by session cookie or by API token."""
+
+    username: str
+    role: str
+    auth: Literal["session", "token"]
+    session_id: str | None = None
+    token_id: str | None = None
+    issued_at: int | None = None
+    expires_at: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def client_address(request: Request, settings: Settings) -> str:
+    """The caller's address: the first X-Forwarded-For entry, else X-Real-IP (when proxy headers
+    are trusted, as behind the Ratio1 tunnel), else the socket peer."""
+    if settings.trust_proxy_headers:
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+        real = request.headers.get("x-real-ip", "").strip()
+        if forwarded or real:
+            return forwarded or real
+    return request.client.host if request.client else "unknown"
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+async def get_current_user(request: Request, settings: SettingsDep, store: KVStoreDep) -> Principal:
+    token = bearer_token(request)
+    if token is not None:
+        api_token = await read_api_token(store, token)
+        user = await get_user(store, settings, api_token.username) if api_token else None
+        if api_token is None or user is None or user.is_deleted:
+            raise Unauthorized("Invalid or revoked API token")
+        return Principal(user.username, user.role, "token", token_id=api_token.id)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise Unauthorized("Unauthorized")
+    session, user = await read_session(store, settings, cookie)
+    check_same_origin(request, settings)
+    return Principal(
+        user.username,
+        user.role,
+        "session",
+        session_id=session.id,
+        issued_at=session.issued_at,
+        expires_at=session.expires_at,
+    )
+
+
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
+
+
+async def get_admin_user(user: CurrentUser) -> Principal:
+    if not user.is_admin:
+        raise Forbidden("Admin access required")
+    return user
+
+
+AdminUser = Annotated[Principal, Depends(get_admin_user)]

@@ -1,0 +1,88 @@
+"""The DataGems REST API: `create_app()` builds it; uvicorn runs `api.main:create_app --factory`.
+
+The lifespan opens the key-value store and the file store once and hands them to requests as
+state; accounts are prepared then (the bootstrap admin, or mock mode's users). Routers come from
+ROUTERS: a new part adds its router there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from api.errors import BodySizeLimit, install_error_handlers
+from api.routes import admin, auth, health, metrics, profiles, registration, tokens
+from datagems_core.errors import StoreError
+from datagems_core.files.base import FileStore
+from datagems_core.files.factory import open_file_store
+from datagems_core.health import version
+from datagems_core.settings import Settings, get_settings
+from datagems_core.store.base import KVStore
+from datagems_core.store.factory import open_store
+from datagems_core.users import bootstrap_admin, ensure_mock_users
+
+log = logging.getLogger(__name__)
+
+ROUTERS: list[APIRouter] = [
+    health.router,
+    auth.router,
+    tokens.router,
+    registration.router,
+    admin.router,
+    profiles.router,
+    metrics.router,
+]
+
+
+async def prepare_accounts(store: KVStore, settings: Settings) -> None:
+    """The bootstrap admin (or mock mode's users). A store that cannot be reached yet is logged,
+    not fatal: the admin's first sign-in bootstraps again."""
+    try:
+        if settings.mock_cstore:
+            await ensure_mock_users(store, settings)
+        else:
+            await bootstrap_admin(store, settings)
+    except StoreError as exc:
+        log.error("cannot prepare the admin account yet (%s); will retry at admin sign-in", exc)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: KVStore | None = None,
+    files: FileStore | None = None,
+) -> FastAPI:
+    """The API app. `store`/`files` inject stores the caller owns (tests); otherwise they are
+    opened from the settings at start-up and closed at shutdown."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        del app
+        kv = store if store is not None else open_store(settings)
+        file_store = files if files is not None else open_file_store(settings)
+        try:
+            await prepare_accounts(kv, settings)
+            yield {"store": kv, "files": file_store}
+        finally:
+            if files is None:
+                await file_store.close()
+            if store is None:
+                await kv.close()
+
+    app = FastAPI(
+        title="DataGems",
+        version=version(),
+        summary="Synthetic structured datasets, one validated model call per record.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

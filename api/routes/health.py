@@ -1,0 +1,17 @@
+"""Public liveness answer at /health and /api/health, in the seed's shape."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import SettingsDep
+from api.schemas import Health
+from datagems_core.health import health_report
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+@router.get("/api/health")
+def health(settings: SettingsDep) -> Health:
+    return Health.model_validate(health_report(settings))

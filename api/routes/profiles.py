@@ -1,0 +1,75 @@
+"""Inference profiles: the user's own gateways (`/api/user/settings`) and their model lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import CurrentUser, KVStoreDep, SettingsDep
+from api.schemas import ModelsPublic, ModelsRequest, ProfileDelete, ProfileUpsert, SettingsPublic
+from datagems_core import profiles
+from datagems_core.errors import BadRequest
+from datagems_core.model_listing import list_models
+from datagems_core.profiles import ProfileChange
+from datagems_core.url_guard import check_base_url
+
+router = APIRouter(prefix="/api/user", tags=["profiles"])
+
+
+def _public(settings: dict[str, Any]) -> SettingsPublic:
+    return SettingsPublic.model_validate(settings)
+
+
+@router.get("/settings")
+async def read_settings(
+    user: CurrentUser, settings: SettingsDep, store: KVStoreDep
+) -> SettingsPublic:
+    return _public(await profiles.read_public_settings(store, settings, user.username))
+
+
+@router.post("/settings")
+async def save_settings(
+    body: ProfileUpsert, user: CurrentUser, settings: SettingsDep, store: KVStoreDep
+) -> SettingsPublic:
+    """Create or change a profile (`mode: upsert`), or make one active (`mode: activate`)."""
+    if body.mode == "activate":
+        if body.id is None:
+            raise BadRequest("id is required to activate a profile", details={"field": "id"})
+        result = await profiles.activate_profile(store, settings, user.username, body.id)
+        return _public(result)
+    change = ProfileChange(
+        name=body.name,
+        base_url=body.base_url,
+        api_key=body.api_key,
+        model=body.model,
+        path=body.path,
+    )
+    result = await profiles.upsert_profile(
+        store, settings, user.username, change, profile_id=body.id, set_active=body.set_active
+    )
+    return _public(result)
+
+
+@router.delete("/settings")
+async def delete_settings(
+    body: ProfileDelete, user: CurrentUser, settings: SettingsDep, store: KVStoreDep
+) -> SettingsPublic:
+    return _public(await profiles.delete_profile(store, settings, user.username, body.id))
+
+
+@router.post("/models")
+async def read_models(
+    body: ModelsRequest, user: CurrentUser, settings: SettingsDep, store: KVStoreDep
+) -> ModelsPublic:
+    """List a gateway's models, from the body's URL and key or a saved profile's."""
+    base_url, api_key = None, body.api_key
+    if body.profile_id:
+        resolved = await profiles.resolve_profile(store, settings, user.username, body.profile_id)
+        base_url, api_key = resolved.base_url, body.api_key or resolved.api_key
+    if body.base_url:
+        base_url = body.base_url
+    if not base_url:
+        raise BadRequest("baseUrl or profileId is required", details={"field": "baseUrl"})
+    checked = await check_base_url(base_url, allowed_hosts=settings.allowed_inference_hosts)
+    return ModelsPublic(models=await list_models(base_url=checked, api_key=api_key))
