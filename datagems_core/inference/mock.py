@@ -189,11 +189,7 @@ class _Generator:
         low, high = _bounds(schema, integer=True)
         step = schema.get("multipleOf")
         if isinstance(step, int | float) and step > 0:
-            first, last = math.ceil(low / step), math.floor(high / step)
-            candidates = [k for k in (first, last) if float(k * step).is_integer()]
-            if first > last or not candidates:
-                raise MockUnsupported(f"{path}: no integer multiple of {step} in {low}..{high}")
-            return int(self.rng.randint(first, last) * step)
+            return int(self._multiple(low, high, step, path, integer=True))
         if low > high:
             raise MockUnsupported(f"{path}: no integer between {low} and {high}")
         return self.rng.randint(int(low), int(high))
@@ -202,15 +198,33 @@ class _Generator:
         low, high = _bounds(schema, integer=False)
         step = schema.get("multipleOf")
         if isinstance(step, int | float) and step > 0:
-            first, last = math.ceil(low / step), math.floor(high / step)
-            if first > last:
-                raise MockUnsupported(f"{path}: no multiple of {step} in {low}..{high}")
-            k = self.rng.randint(first, last)
-            return k * step if isinstance(step, int) else round(k * step, 10)
+            return self._multiple(low, high, step, path, integer=False)
         if low > high:
             raise MockUnsupported(f"{path}: no number between {low} and {high}")
         value = round(self.rng.uniform(low, high), 2)
         return min(max(value, low), high)
+
+    def _multiple(
+        self, low: float, high: float, step: float, path: str, *, integer: bool
+    ) -> float | int:
+        """A multiple of `step` in low..high that passes the validator's own float test."""
+        first, last = math.ceil(low / step), math.floor(high / step)
+        for _ in range(50):
+            if first > last:
+                break
+            k = self.rng.randint(first, last)
+            value: float | int = k * step if isinstance(step, int) else round(k * step, 10)
+            if integer and not float(value).is_integer():
+                continue
+            if integer:
+                value = int(value)
+            quotient = value / step
+            if low <= value <= high and int(quotient) == quotient:
+                return value
+        raise MockUnsupported(
+            f"{path}: no {'integer ' if integer else ''}multiple of {step} "
+            f"in {low}..{high} that the mock can produce"
+        )
 
     def _words(self, low: int, high: int) -> str:
         return " ".join(self.rng.choice(_WORDS) for _ in range(self.rng.randint(low, high)))

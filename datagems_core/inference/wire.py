@@ -17,6 +17,9 @@ from datagems_core.inference.usage import TokenUsage
 ResponseFormatMode = Literal["json_schema", "json_object"]
 _RESERVED = frozenset({"messages", "response_format", "stream", "model"})
 _OK_STATUSES = frozenset({"ok", "success", "succeeded", "200"})
+_ENVELOPE_KEYS = frozenset(
+    {"choices", "result", "id", "object", "status", "REQUEST_ID", "MODEL_NAME", "TEXT_RESPONSE"}
+)
 
 
 def encode_message(role: str, content: str) -> bytes:
@@ -130,7 +133,7 @@ def _content_of(payload: Any) -> Any:
         return message["content"]
     if payload.get("content") is not None:
         return payload["content"]
-    if payload.keys() & {"choices", "result", "id", "object", "REQUEST_ID", "MODEL_NAME"}:
+    if payload.keys() & _ENVELOPE_KEYS:
         return None  # an envelope without content, not a record
     return payload or None
 

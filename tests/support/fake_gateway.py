@@ -12,6 +12,7 @@ with `POST /__fake/config` (merged; `POST /__fake/reset` restores the start conf
                                share of requests with that fault, spread evenly (deterministic)
 - script                       list of outcomes for the next requests, taking precedence:
                                ok 429 500 503 hang garbage invalid schema fenced non_json 401
+                               (a schema-drafting request gets a schema drafted by the mock)
 - retry_after                  Retry-After header value sent with 429s (default "0")
 - hang_seconds                 how long a hang lasts (default 60)
 - reject_json_schema           answer 400 to response_format type json_schema
@@ -35,6 +36,7 @@ from typing import Any
 from aiohttp import web
 
 from datagems_core.inference.mock import MockUnsupported, generate_record
+from datagems_core.inference.mock_schema import draft_mock_schema
 
 DEFAULTS: dict[str, Any] = {
     "latency_ms": 0.0,
@@ -125,6 +127,13 @@ def _schema_of(body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     return kind, fmt.get("schema")
 
 
+def _drafted_schema(body: dict[str, Any]) -> dict[str, Any]:
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    system = " ".join(str(m.get("content")) for m in messages if m.get("role") == "system")
+    user = " ".join(str(m.get("content")) for m in messages if m.get("role") == "user")
+    return draft_mock_schema(user, dataset_mode="labelled dataset" in system)
+
+
 def _break(record: dict[str, Any], schema: dict[str, Any] | None) -> dict[str, Any]:
     """A record that violates the schema: a required field with the wrong type, or an extra key."""
     broken = dict(record)
@@ -192,7 +201,10 @@ def build_app(gateway: FakeGateway) -> web.Application:
             )
         if outcome == "non_json":
             return web.Response(text="<html>bad gateway</html>", content_type="text/html")
-        record = gateway.record_for(schema, n)
+        if schema and "$schema" in (schema.get("properties") or {}):
+            record = _drafted_schema(body)  # a schema-drafting request
+        else:
+            record = gateway.record_for(schema, n)
         if outcome == "garbage":
             content = "I'm sorry, I cannot help with generating that record today."
         elif outcome == "invalid":
