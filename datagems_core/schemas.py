@@ -128,6 +128,14 @@ def validate_schema(schema: Any) -> None:
     """Raise SchemaError unless `schema` is a valid 2020-12 schema for an object record."""
     if not isinstance(schema, dict):
         raise SchemaError(f"$: the schema must be a JSON object, got {_kind(schema)}")
+    _validate_canonical(json.dumps(schema, sort_keys=True))
+
+
+@lru_cache(maxsize=64)
+def _validate_canonical(canonical: str) -> None:
+    # Meta-validation costs milliseconds; a job's schema is checked once per process, not per
+    # record maker. Failures raise and so are never cached.
+    schema = json.loads(canonical)
     try:
         Draft202012Validator.check_schema(schema, format_checker=FORMAT_CHECKER)
     except MetaSchemaError as exc:

@@ -11,17 +11,15 @@ from __future__ import annotations
 import copy
 import math
 import random
-import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from datagems_core.inference.mock_formats import FORMATS
 from datagems_core.inference.patterns import UnsupportedPattern, generate_matching
 
 _WORDS = (
     "amber harbor quiet lantern meadow copper river silver orchard canyon velvet summit "
     "maple granite willow coral ember prairie tundra falcon cedar lagoon quartz juniper"
 ).split()
-_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 _MAX_DEPTH = 12
 _DEFAULT_MAX_ITEMS = 3
 
@@ -170,8 +168,8 @@ class _Generator:
                 text = generate_matching(pattern, self.rng)
             except UnsupportedPattern as exc:
                 raise MockUnsupported(f"{path}: {exc}") from None
-        elif isinstance(fmt, str) and fmt in _FORMATS:
-            text = _FORMATS[fmt](self.rng)
+        elif isinstance(fmt, str) and fmt in FORMATS:
+            text = FORMATS[fmt](self.rng)
         else:
             text = self._words(1, 4)
             if len(text) < low:
@@ -286,24 +284,3 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
-
-
-def _moment(rng: random.Random) -> datetime:
-    return _EPOCH + timedelta(seconds=rng.randint(0, 730 * 86400))
-
-
-_FORMATS = {
-    "date": lambda rng: _moment(rng).date().isoformat(),
-    "date-time": lambda rng: _moment(rng).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    "time": lambda rng: _moment(rng).strftime("%H:%M:%SZ"),
-    "email": lambda rng: f"{rng.choice(_WORDS)}.{rng.randint(1, 9999)}@example.com",
-    "idn-email": lambda rng: f"{rng.choice(_WORDS)}.{rng.randint(1, 9999)}@example.com",
-    "uri": lambda rng: f"https://example.com/{rng.choice(_WORDS)}/{rng.randint(1, 99999)}",
-    "url": lambda rng: f"https://example.com/{rng.choice(_WORDS)}/{rng.randint(1, 99999)}",
-    "uri-reference": lambda rng: f"/{rng.choice(_WORDS)}/{rng.randint(1, 99999)}",
-    "hostname": lambda rng: f"{rng.choice(_WORDS)}{rng.randint(1, 99)}.example.com",
-    "idn-hostname": lambda rng: f"{rng.choice(_WORDS)}{rng.randint(1, 99)}.example.com",
-    "ipv4": lambda rng: f"192.0.2.{rng.randint(1, 254)}",
-    "ipv6": lambda rng: f"2001:db8::{rng.randint(1, 65535):x}",
-    "uuid": lambda rng: str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-}

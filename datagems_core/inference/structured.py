@@ -17,6 +17,7 @@ from typing import Any
 from datagems_core.errors import InferenceRejected, InferenceUnreachable
 from datagems_core.inference.client import InferenceClient, ResponseFormatRejected, TransientFailure
 from datagems_core.inference.parsing import UnparseableContent, parse_object
+from datagems_core.inference.redaction import redact_url
 from datagems_core.inference.retry import backoff_delay
 from datagems_core.inference.usage import TokenUsage
 from datagems_core.inference.wire import BodyTemplate, encode_message
@@ -59,7 +60,7 @@ async def ask_for_object(
         except ResponseFormatRejected as exc:
             if client.response_format == "json_object":
                 raise InferenceRejected(
-                    f"the gateway at {client.url} rejected response_format: {exc}"
+                    f"the gateway at {redact_url(client.url)} rejected response_format: {exc}"
                 ) from None
             client.use_json_object()
             attempts -= 1  # the gateway told us how to ask; this was not a model attempt
@@ -97,5 +98,5 @@ async def ask_for_object(
             encode_message("user", reask_prompt(errors)),
         ]
     if attempts and unreachable == attempts:
-        raise InferenceUnreachable(reason, details={"url": client.url})
+        raise InferenceUnreachable(reason, details={"url": redact_url(client.url)})
     return Answer(value=None, error=reason, attempts=attempts, usage=usage)
