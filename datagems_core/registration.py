@@ -7,11 +7,15 @@ the email of a removed account can register again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import quote
 
 from datagems_core import rate_limits, registration_failures
 from datagems_core.clock import now_ms
@@ -31,6 +35,7 @@ MAIL_FAILED_MESSAGE: Final = (
 )
 MAIL_SUBJECT: Final = "Your DataGems account credentials"
 _CLAIM_SECONDS: Final = 120  # an abandoned claim (a crashed request) stops counting after this
+_CLAIM_WAIT_SECONDS: Final = 15.0
 _CREATE_ATTEMPTS: Final = 3
 
 
@@ -120,12 +125,9 @@ async def register(
     email = normalise_email(email)
     await _check_limits(store, settings, kind="register", address=address, email=email)
     config = _require_mail(settings)
-    claims_key = f"datagen:register:claims:{rate_limits.attempts_key('email', email)}"
-    claim = f"{now_ms():013d}:{secrets.token_hex(6)}"
-    await store.hset(claims_key, claim, now_ms())
+    claims_key = f"datagen:register:claims:{quote(email, safe='@._-')}"
+    claim = await _claim(store, claims_key)
     try:
-        if not await _holds_first_claim(store, claims_key, claim):
-            raise Conflict("Email already registered")
         if await username_for_email(store, settings, email) is not None:
             raise Conflict("Email already registered")
         password = generate_password()
@@ -178,16 +180,33 @@ async def resend_credentials(
     return RESEND_MESSAGE
 
 
-async def _holds_first_claim(store: KVStore, claims_key: str, claim: str) -> bool:
-    live = []
-    oldest = now_ms() - _CLAIM_SECONDS * 1000
-    for name in await store.hgetall(claims_key):
-        stamp = name.split(":", 1)[0]
-        if stamp.isdigit() and int(stamp) >= oldest:
-            live.append(name)
-        elif name != claim:
-            await store.hset(claims_key, name, None)
-    return bool(live) and min(live) == claim
+async def _claim(store: KVStore, claims_key: str) -> str:
+    """Hold the email's sign-up claim: only one request at a time may create its account.
+
+    Write a claim, then read them all: whoever sees no other claim holds it. Two requests can
+    never both hold it (the second to write sees the first's claim, which stays until the
+    holder has written the email index), and when each sees the other both step back and try
+    again after a random pause, so one of them soon gets through.
+    """
+    deadline = time.monotonic() + _CLAIM_WAIT_SECONDS
+    while True:
+        claim = f"{now_ms():013d}:{secrets.token_hex(6)}"
+        await store.hset(claims_key, claim, now_ms())
+        oldest = now_ms() - _CLAIM_SECONDS * 1000
+        others = False
+        for name, stamp in (await store.hgetall(claims_key)).items():
+            if name == claim:
+                continue
+            if isinstance(stamp, int) and stamp >= oldest:
+                others = True
+            else:
+                await store.hset(claims_key, name, None)  # left by a crashed request
+        if not others:
+            return claim
+        await store.hset(claims_key, claim, None)
+        if time.monotonic() > deadline:
+            raise Conflict("A registration for this email is in progress. Try again shortly.")
+        await asyncio.sleep(random.uniform(0.05, 0.25))
 
 
 async def _create_account(
