@@ -107,6 +107,11 @@ def _explain(error: dict[str, Any]) -> str:
         return "required"
     if kind == "json_invalid":
         return "the body is not valid JSON"
+    ctx = error.get("ctx") or {}
+    if kind in ("string_too_short", "too_short") and "min_length" in ctx:
+        return f"must be at least {ctx['min_length']} characters long"
+    if kind in ("string_too_long", "too_long") and "max_length" in ctx:
+        return f"must be at most {ctx['max_length']} characters long"
     return str(error.get("msg", "invalid value"))
 
 
