@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from api.errors import BodySizeLimit, install_error_handlers
-from api.routes import admin, auth, health, metrics, profiles, registration, tokens
+from api.routes import admin, auth, health, jobs, metrics, profiles, registration, schedules, tokens
 from datagems_core.errors import StoreError
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
@@ -35,6 +35,8 @@ ROUTERS: list[APIRouter] = [
     admin.router,
     profiles.router,
     metrics.router,
+    jobs.router,
+    schedules.router,
 ]
 
 

@@ -1,0 +1,274 @@
+"""Jobs over REST: draft a schema, create a job (a `generate-dataset` flow run), watch, cancel,
+retry failed records, delete, export.
+
+Users see their own jobs; another user's job answers 404. Admins may see, cancel and delete
+every job (`GET /api/jobs?all=true` lists them all).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from api.deps import CurrentUser, FileStoreDep, KVStoreDep, Principal, SettingsDep
+from api.flow_runner import FlowRunnerDep, start_job_run
+from api.job_schemas import (
+    JobCreate,
+    JobPublic,
+    JobsPublic,
+    RecordsPublic,
+    SchemaDraft,
+    SchemaDraftRequest,
+)
+from api.schemas import Ok
+from datagems_core.clock import now_iso
+from datagems_core.definitions import (
+    build_definition,
+    check_inference,
+    check_total_records,
+    gateway_for,
+)
+from datagems_core.drafts import Draft, issue_draft_token, read_optional_draft, refreshes_after
+from datagems_core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
+from datagems_core.exports import MEDIA_TYPES, ExportSummary, iter_export_bytes, parse_format
+from datagems_core.job_views import describe_job, list_all_jobs, read_record_page
+from datagems_core.jobs import (
+    InferenceChoice,
+    Job,
+    create_job,
+    delete_job,
+    list_jobs_for_user,
+    read_job,
+    request_cancel,
+    retry_failed_records,
+)
+from datagems_core.records import draft_schema
+from datagems_core.schemas import sanitize_schema
+from datagems_core.shards import peers_for
+from datagems_core.store.base import KVStore
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+Offset = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+async def read_visible_job(store: KVStore, user: Principal, job_id: str) -> Job:
+    """The job if `user` owns it or is an admin; NotFound otherwise (as if it did not exist)."""
+    job = await read_job(store, job_id)
+    if job.owner != user.username and not user.is_admin:
+        raise NotFound(f"job {job_id} not found")
+    return job
+
+
+@router.post("/schema")
+async def draft_job_schema(
+    body: SchemaDraftRequest, user: CurrentUser, settings: SettingsDep, store: KVStoreDep
+) -> SchemaDraft:
+    """One model call drafts a record schema; the draft comes back inside a signed token."""
+    choice = body.inference.to_choice() if body.inference else InferenceChoice()
+    choice = await check_inference(store, settings, user.username, choice)
+    gateway = await gateway_for(store, settings, user.username, choice)
+    started = time.perf_counter()
+    drafted, usage = await draft_schema(
+        settings=settings,
+        instructions=body.instructions,
+        dataset_mode=body.dataset_mode,
+        gateway=gateway,
+    )
+    duration_ms = round((time.perf_counter() - started) * 1000, 3)
+    schema, warnings = sanitize_schema(drafted)
+    draft = Draft(
+        owner=user.username,
+        title=body.title,
+        description=body.description,
+        instructions=body.instructions,
+        schema=schema,
+        dataset_mode=body.dataset_mode,
+        schema_generated_at=now_iso(),
+        schema_duration_ms=duration_ms,
+        schema_refreshes=refreshes_after(
+            settings, body.previous_draft_token, username=user.username
+        ),
+        inference=choice,
+    )
+    return SchemaDraft(
+        schema=schema,
+        schema_generated_at=draft.schema_generated_at,
+        schema_duration_ms=duration_ms,
+        schema_refreshes=draft.schema_refreshes,
+        draft_token=issue_draft_token(settings, draft),
+        warnings=warnings,
+        tokens=usage.to_json(),
+    )
+
+
+@router.post("", status_code=201)
+async def create_job_route(
+    body: JobCreate,
+    user: CurrentUser,
+    settings: SettingsDep,
+    store: KVStoreDep,
+    files: FileStoreDep,
+    runner: FlowRunnerDep,
+) -> JobPublic:
+    """Save the job `queued` and start its flow run; answers at once."""
+    total = check_total_records(settings, body.total_records)
+    draft = read_optional_draft(settings, body.draft_token, username=user.username)
+    definition = await build_definition(
+        store,
+        settings,
+        user.username,
+        draft=draft,
+        title=body.title,
+        description=body.description,
+        instructions=body.instructions,
+        schema=body.json_schema,
+        dataset_mode=body.dataset_mode,
+        inference=body.inference.to_choice() if body.inference else None,
+    )
+    job = await create_job(
+        store,
+        files,
+        owner=user.username,
+        title=definition.title,
+        description=definition.description,
+        instructions=definition.instructions,
+        schema=definition.schema,
+        total_records=total,
+        peers=peers_for(settings),
+        dataset_mode=definition.dataset_mode,
+        seed=body.seed,
+        inference=definition.inference,
+    )
+    job = await start_job_run(store, runner, job)
+    return JobPublic(job=job.to_record(), warnings=definition.warnings)
+
+
+@router.get("")
+async def list_jobs(
+    user: CurrentUser,
+    store: KVStoreDep,
+    offset: Offset = 0,
+    limit: Limit = 50,
+    everyone: Annotated[bool, Query(alias="all")] = False,
+) -> JobsPublic:
+    """The caller's jobs, newest first (`all=true`: everyone's, for admins)."""
+    if everyone and not user.is_admin:
+        raise Forbidden("Admin access required to list all jobs")
+    if everyone:
+        jobs, count = await list_all_jobs(store, offset=offset, limit=limit)
+    else:
+        jobs, count = await list_jobs_for_user(store, user.username, offset=offset, limit=limit)
+    return JobsPublic(jobs=[j.to_record() for j in jobs], count=count, offset=offset, limit=limit)
+
+
+@router.get("/{job_id}")
+async def read_job_route(
+    job_id: str, user: CurrentUser, settings: SettingsDep, store: KVStoreDep, files: FileStoreDep
+) -> dict[str, Any]:
+    """The job with shards, progress, timings, failure reasons, tokens and its Prefect run."""
+    job = await read_visible_job(store, user, job_id)
+    view = await describe_job(store, files, job)
+    view["flowRunId"] = job.flow_run_id
+    view["prefectUrl"] = (
+        f"{settings.prefect_ui_url}/runs/flow-run/{job.flow_run_id}" if job.flow_run_id else None
+    )
+    return view
+
+
+@router.get("/{job_id}/records")
+async def read_job_records(
+    job_id: str,
+    user: CurrentUser,
+    store: KVStoreDep,
+    files: FileStoreDep,
+    offset: Offset = 0,
+    limit: Limit = 100,
+) -> RecordsPublic:
+    """Records made so far, in index order, with attempts, error, variation and tokens."""
+    job = await read_visible_job(store, user, job_id)
+    records, count = await read_record_page(store, files, job, offset=offset, limit=limit)
+    return RecordsPublic(records=records, count=count, offset=offset, limit=limit)
+
+
+@router.post("/{job_id}/cancel")
+async def cancel_job(
+    job_id: str, user: CurrentUser, store: KVStoreDep, runner: FlowRunnerDep
+) -> JobPublic:
+    """Stop the job; what it made so far is kept (and exportable)."""
+    job = await read_visible_job(store, user, job_id)
+    job = await request_cancel(store, job.id, by=user.username)
+    warnings: list[str] = []
+    if job.flow_run_id:
+        try:
+            await runner.cancel_flow_run(job.flow_run_id)
+        except ServiceUnavailable as exc:
+            # The cancel request is saved: the run stops at its next checkpoint all the same.
+            log.warning("job %s: could not cancel flow run %s: %s", job.id, job.flow_run_id, exc)
+            warnings.append(
+                f"the flow run could not be told to stop ({exc.message}); "
+                "the job stops at its next checkpoint"
+            )
+    return JobPublic(job=job.to_record(), warnings=warnings)
+
+
+@router.post("/{job_id}/retry")
+async def retry_job(
+    job_id: str, user: CurrentUser, store: KVStoreDep, runner: FlowRunnerDep
+) -> JobPublic:
+    """Regenerate only the failed records, in a new flow run."""
+    await read_visible_job(store, user, job_id)
+    job = await retry_failed_records(store, job_id)
+    job = await start_job_run(store, runner, job)
+    return JobPublic(job=job.to_record())
+
+
+@router.delete("/{job_id}")
+async def delete_job_route(job_id: str, user: CurrentUser, store: KVStoreDep) -> Ok:
+    await read_visible_job(store, user, job_id)
+    await delete_job(store, job_id)
+    return Ok()
+
+
+@router.get("/{job_id}/export")
+async def export_job(
+    job_id: str,
+    user: CurrentUser,
+    store: KVStoreDep,
+    files: FileStoreDep,
+    format_name: Annotated[str, Query(alias="format")] = "json",
+) -> StreamingResponse:
+    """The valid records as json, jsonl, csv or parquet, streamed. Cancelled and failed jobs
+    export what they made, marked `X-DataGems-Partial: true`."""
+    fmt = parse_format(format_name)
+    job = await read_visible_job(store, user, job_id)
+    if not job.is_finished:
+        raise Conflict(
+            f"job {job_id} is {job.status}: export it when it has finished (or cancel it first)",
+            details={"status": job.status},
+        )
+    stream = iter_export_bytes(store, files, job.id, fmt=fmt, summary=ExportSummary(format=fmt))
+    first = await anext(stream, b"")  # a store failure answers an error, not a cut-off body
+    headers = {
+        "Content-Disposition": f'attachment; filename="{job.id}.{fmt}"',
+        "X-DataGems-Partial": "false" if job.status == "succeeded" else "true",
+        "X-DataGems-Job-Status": job.status,
+        "X-DataGems-Records-Total": str(job.total_records),
+        "X-DataGems-Records-Ok": str(job.total_ok),
+        "X-DataGems-Records-Failed": str(job.total_failed),
+    }
+    return StreamingResponse(_prepend(first, stream), media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for block in rest:
+        yield block

@@ -1,0 +1,104 @@
+"""What the REST API shows of jobs: pages of jobs, one job in full, pages of its records.
+
+Progress and totals are summed from the shard records (each written by its shard as it
+checkpoints), so they are live while the job record itself is written only now and then.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datagems_core.clock import parse_iso
+from datagems_core.errors import FileStoreError, NotFound
+from datagems_core.files.base import FileStore
+from datagems_core.jobs import JOBS_HKEY, Job, read_details, read_shards, sum_shards
+from datagems_core.store.base import KVStore
+from datagems_core.stored_records import iter_result_chunks
+
+
+async def list_all_jobs(
+    store: KVStore, *, offset: int = 0, limit: int = 50
+) -> tuple[list[Job], int]:
+    """Every user's jobs, newest first; returns (page, total)."""
+    values = await store.hgetall(JOBS_HKEY)
+    jobs = [Job.model_validate(v) for v in values.values() if isinstance(v, dict)]
+    jobs.sort(key=lambda j: (j.created_at, j.id), reverse=True)
+    return jobs[offset : offset + limit], len(jobs)
+
+
+def _elapsed_ms(start: str | None, end: str | None) -> float | None:
+    begin, finish = parse_iso(start or ""), parse_iso(end or "")
+    if begin is None or finish is None:
+        return None
+    return round((finish - begin).total_seconds() * 1000, 3)
+
+
+async def describe_job(store: KVStore, files: FileStore, job: Job) -> dict[str, Any]:
+    """The job with its shards, progress, timings, failure reasons, tokens and details."""
+    shards = await read_shards(store, job.id)
+    totals = sum_shards(shards) if shards else None
+    ok = totals.total_ok if totals else job.total_ok
+    failed = totals.total_failed if totals else job.total_failed
+    done = ok + failed
+    total = job.total_records
+    try:
+        details: dict[str, Any] = (await read_details(files, job)).to_record()
+    except (FileStoreError, NotFound):
+        details = {"error": "Unable to load job details"}
+    return {
+        "job": job.to_record(),
+        "shards": [shard.to_record() for shard in shards],
+        "progress": {
+            "done": done,
+            "ok": ok,
+            "failed": failed,
+            "total": total,
+            "percent": 100.0 if total == 0 else round(min(done, total) * 100 / total, 2),
+            "retryPass": job.retry_pass,
+        },
+        "timings": {
+            "createdAt": job.created_at,
+            "startedAt": job.started_at,
+            "finishedAt": job.finished_at,
+            "updatedAt": job.updated_at,
+            "queuedMs": _elapsed_ms(job.created_at, job.started_at),
+            "recordsDurationMs": job.records_duration_ms,
+        },
+        "failureReasons": totals.failure_reasons if totals else job.failure_reasons,
+        "tokens": (totals.tokens if totals else job.tokens).to_record(),
+        "details": details,
+    }
+
+
+def _public_record(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored RecordResult with its provenance: attempts, error, variation, tokens."""
+    return {
+        "index": stored.get("index"),
+        "ok": bool(stored.get("ok")),
+        "data": stored.get("data"),
+        "error": stored.get("error"),
+        "attempts": stored.get("attempts", 0),
+        "variation": stored.get("variation") or {},
+        "tokens": stored.get("usage") or {"prompt": 0, "completion": 0, "total": 0},
+        "durationMs": stored.get("durationMs"),
+    }
+
+
+async def read_record_page(
+    store: KVStore, files: FileStore, job: Job, *, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Stored records in index order from `offset` (failed ones too); returns (page, made so far)."""
+    shards = await read_shards(store, job.id)
+    made = sum(s.generated_ok + s.generated_failed for s in shards)
+    page: list[dict[str, Any]] = []
+    seen = 0
+    async for chunk in iter_result_chunks(store, files, job.id, shards=shards):
+        if seen + len(chunk) <= offset:
+            seen += len(chunk)
+            continue
+        start = max(offset - seen, 0)
+        page.extend(_public_record(r) for r in chunk[start : start + limit - len(page)])
+        seen += len(chunk)
+        if len(page) >= limit:
+            break
+    return page, max(made, seen)
