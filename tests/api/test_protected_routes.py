@@ -1,7 +1,8 @@
 """Every route answers 401 without credentials, except the public ones listed here.
 
-The routes come from the app itself, so a route added later is covered without editing this
-test; a new public route must be added to PUBLIC on purpose.
+The routes come from the app's own OpenAPI schema (FastAPI 0.165 keeps included routers lazily
+in `app.routes`, the schema lists every route), so a route added later is covered without
+editing this test; a new public route must be added to PUBLIC on purpose.
 """
 
 from __future__ import annotations
