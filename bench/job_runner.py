@@ -1,0 +1,120 @@
+"""One DataGems job through the `generate-dataset` flow, as a one-case child process.
+
+    python -m bench.job_runner --records 1000 --gateway http://127.0.0.1:8123/v1 --concurrency 64
+    python -m bench.job_runner --records 100000 --mock --concurrency 64
+    python -m bench.job_runner --resume JOB_ID
+
+The parent sets the environment: `DATAGEMS_DATA_DIR` (the job's store and files),
+`PREFECT_API_URL`, and `DATAGEMS_RECORD_TASKS_MAX` to choose task-per-record or per-batch.
+The flow is called in this process, as a flow run on the Prefect server. Emits the job's counts,
+wall seconds, client CPU and peak RSS of the flow call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from bench.measure import Span
+from bench.processes import emit_result
+from bench.workload import INSTRUCTIONS, SCHEMA
+from datagems_core.files.factory import open_file_store
+from datagems_core.jobs import InferenceChoice, create_job, read_job, read_shards
+from datagems_core.settings import get_settings
+from datagems_core.store.factory import open_store
+
+
+async def create_bench_job(*, records: int, gateway: str | None, concurrency: int) -> str:
+    """Write a queued job for the benchmark schema; returns its id."""
+    settings = get_settings()
+    store, files = open_store(settings), open_file_store(settings)
+    try:
+        inference = InferenceChoice(
+            base_url=gateway,
+            flavour="openai" if gateway else None,
+            model="bench-model" if gateway else None,
+            concurrency=concurrency,
+        )
+        job = await create_job(
+            store,
+            files,
+            owner="bench",
+            title=f"bench {records} records",
+            instructions=INSTRUCTIONS,
+            schema=SCHEMA,
+            total_records=records,
+            peers=["local"],
+            seed=1,
+            inference=inference,
+        )
+        return job.id
+    finally:
+        await files.close()
+        await store.close()
+
+
+async def job_counts(job_id: str) -> dict[str, Any]:
+    settings = get_settings()
+    store = open_store(settings)
+    try:
+        job = await read_job(store, job_id)
+        shards = await read_shards(store, job_id)
+    finally:
+        await store.close()
+    return {
+        "job_id": job_id,
+        "status": job.status,
+        "records": job.total_records,
+        "valid": job.total_ok,
+        "failed": job.total_failed,
+        "reasons": job.failure_reasons,
+        "attempts": sum(s.attempts for s in shards),
+        "error": job.error,
+    }
+
+
+async def run_job(job_id: str) -> dict[str, Any]:
+    """Run (or resume) the job through the flow and measure the call."""
+    from flows.generate_dataset import generate_dataset  # Prefect loads only in the child
+
+    span = Span.start()
+    error = None
+    try:
+        await generate_dataset(job_id)
+    except Exception as exc:  # the job's record keeps the reason; the figures still count
+        error = f"{type(exc).__name__}: {exc}"
+    figures = span.finish()
+    counts = await job_counts(job_id)
+    return {**counts, **figures, "flow_error": error}
+
+
+async def _main(args: argparse.Namespace) -> dict[str, Any]:
+    if args.resume:
+        return await run_job(args.resume)
+    job_id = await create_bench_job(
+        records=args.records,
+        gateway=None if args.mock else args.gateway,
+        concurrency=args.concurrency,
+    )
+    if args.create_only:
+        return {"job_id": job_id}
+    return await run_job(job_id)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1000)
+    parser.add_argument("--gateway", help="OpenAI base URL of the bench gateway")
+    parser.add_argument("--mock", action="store_true", help="use the built-in mock gateway")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--resume", metavar="JOB_ID", help="run an existing job again")
+    parser.add_argument("--create-only", action="store_true", help="write the job, do not run it")
+    args = parser.parse_args()
+    if not (args.resume or args.mock or args.gateway):
+        parser.error("give --gateway URL, --mock or --resume JOB_ID")
+    emit_result(asyncio.run(_main(args)))
+
+
+if __name__ == "__main__":
+    main()
