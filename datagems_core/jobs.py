@@ -1,0 +1,445 @@
+"""Jobs and shards: the models, their states and the store key layout (the only code that knows it).
+
+Keys (seed names where the concept is the same):
+    datagen:jobs                          hash  job id -> Job record          (creator, then the parent flow)
+    datagen:user:{user}:jobs              hash  job id -> JobSummary          (same writer as the job)
+    datagen:job:{id}:peers                hash  shard key -> Shard record     (creator, then that shard only)
+    datagen:job:{id}:blocks:{shard}       hash  block seq -> Block entry      (that shard only)
+    datagen:job:{id}:cancel               plain cancel request                (whoever cancels)
+
+The job's details (instructions, schema, inference choice without any key) are an immutable JSON
+file in the file store, referenced by `jobDetailsCid`. Totals are sums over the shard records,
+each written by its own shard: nothing is read-modified-written across writers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from datagems_core.clock import now_iso, now_ms, parse_iso
+from datagems_core.errors import Conflict, NotFound
+from datagems_core.files.base import FileStore
+from datagems_core.shards import plan_shards
+from datagems_core.store.base import JSONValue, KVStore
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+UNFINISHED: frozenset[str] = frozenset({"queued", "running"})
+JOBS_HKEY = "datagen:jobs"
+
+
+def user_jobs_hkey(username: str) -> str:
+    return f"datagen:user:{username}:jobs"
+
+
+def shards_hkey(job_id: str) -> str:
+    return f"datagen:job:{job_id}:peers"
+
+
+def blocks_hkey(job_id: str, shard_key: str) -> str:
+    return f"datagen:job:{job_id}:blocks:{shard_key}"
+
+
+def cancel_key(job_id: str) -> str:
+    return f"datagen:job:{job_id}:cancel"
+
+
+def new_job_id() -> str:
+    """`job_<epoch-ms>_<6 hex>`, as the seed makes them."""
+    return f"job_{now_ms()}_{secrets.token_hex(3)}"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def to_record(self) -> dict[str, JSONValue]:
+        record: dict[str, JSONValue] = self.model_dump(by_alias=True, mode="json")
+        return record
+
+
+class Tokens(_Record):
+    prompt: int = 0
+    completion: int = 0
+    total: int = 0
+
+
+class IndexRange(_Record):
+    start: int
+    end: int
+
+
+class InferenceChoice(_Record):
+    """How a job reaches its model, without any secret: keys are resolved when the job runs."""
+
+    profile_id: str | None = None
+    base_url: str | None = None
+    path: str | None = None
+    flavour: Literal["auto", "openai", "ratio1"] | None = None
+    model: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    concurrency: int | None = Field(None, ge=1)
+    api_key_env: str | None = None  # the name of an environment variable, never its value
+
+
+class JobDetails(_Record):
+    id: str
+    owner: str
+    title: str
+    description: str = ""
+    instructions: str
+    json_schema: dict[str, Any] = Field(alias="schema")
+    dataset_mode: bool = False
+    seed: int = 0
+    inference: InferenceChoice = Field(default_factory=InferenceChoice)
+    created_at: str
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class Job(_Record):
+    id: str
+    owner: str
+    title: str
+    description: str = ""
+    status: JobStatus = "queued"
+    total_records: int
+    total_ok: int = 0
+    total_failed: int = 0
+    total_generated: int = 0
+    failure_reasons: dict[str, int] = Field(default_factory=dict)
+    tokens: Tokens = Field(default_factory=Tokens)
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    updated_at: str
+    records_duration_ms: float | None = None
+    flow_run_id: str | None = None
+    error: str | None = None
+    dataset_mode: bool = False
+    schedule_id: str | None = None
+    version: int | None = None
+    job_details_cid: str
+    peers: list[str] = Field(default_factory=list)
+    peer_count: int = 0
+    retry_pass: int = 0
+    dataset_cid: str | None = None
+    dataset_format: str | None = None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in TERMINAL
+
+
+class Shard(_Record):
+    """One shard's progress record. After creation only that shard writes it."""
+
+    shard_key: str
+    peer_id: str
+    assigned: int
+    range: IndexRange
+    status: JobStatus = "queued"
+    generated_ok: int = 0
+    generated_failed: int = 0
+    failure_reasons: dict[str, int] = Field(default_factory=dict)
+    tokens: Tokens = Field(default_factory=Tokens)
+    attempts: int = 0
+    retry_pass: int = 0
+    next_index: int = 0  # every plan position below it is committed
+    done_above: list[int] = Field(default_factory=list)  # committed positions above next_index
+    block_count: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    last_update_at: str | None = None
+    error: str | None = None
+    flow_run_id: str | None = None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in TERMINAL
+
+
+class Totals(_Record):
+    total_ok: int = 0
+    total_failed: int = 0
+    failure_reasons: dict[str, int] = Field(default_factory=dict)
+    tokens: Tokens = Field(default_factory=Tokens)
+    attempts: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.total_ok + self.total_failed
+
+
+def sum_shards(shards: list[Shard]) -> Totals:
+    """Job totals as sums over the single-writer shard records."""
+    reasons: dict[str, int] = {}
+    for shard in shards:
+        for reason, count in shard.failure_reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    return Totals(
+        total_ok=sum(s.generated_ok for s in shards),
+        total_failed=sum(s.generated_failed for s in shards),
+        failure_reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        tokens=Tokens(
+            prompt=sum(s.tokens.prompt for s in shards),
+            completion=sum(s.tokens.completion for s in shards),
+            total=sum(s.tokens.total for s in shards),
+        ),
+        attempts=sum(s.attempts for s in shards),
+    )
+
+
+async def create_job(
+    store: KVStore,
+    files: FileStore,
+    *,
+    owner: str,
+    title: str,
+    description: str = "",
+    instructions: str,
+    schema: dict[str, Any],
+    total_records: int,
+    peers: list[str],
+    dataset_mode: bool = False,
+    seed: int | None = None,
+    inference: InferenceChoice | None = None,
+    schedule_id: str | None = None,
+    version: int | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Job:
+    """Write a new job as `queued`: its details file, the job, the owner's index and its shards.
+
+    The schema must already be sanitised and validated; `peers` are the shard keys (one shard per
+    peer, contiguous ranges as the seed splits them).
+    """
+    if total_records < 0:
+        raise ValueError("total_records must not be negative")
+    if not peers:
+        raise ValueError("a job needs at least one peer to run its shard")
+    job_id = new_job_id()
+    created = now_iso()
+    details = JobDetails(
+        id=job_id,
+        owner=owner,
+        title=title,
+        description=description,
+        instructions=instructions,
+        schema=schema,
+        dataset_mode=dataset_mode,
+        seed=seed if seed is not None else secrets.randbelow(2**31),
+        inference=inference or InferenceChoice(),
+        created_at=created,
+        meta=meta or {},
+    )
+    details_cid = await files.put_json(f"{job_id}_details.json", details.to_record())
+    job = Job(
+        id=job_id,
+        owner=owner,
+        title=title,
+        description=description,
+        total_records=total_records,
+        created_at=created,
+        updated_at=created,
+        dataset_mode=dataset_mode,
+        schedule_id=schedule_id,
+        version=version,
+        job_details_cid=details_cid,
+        peers=list(peers),
+        peer_count=len(peers),
+    )
+    await write_job(store, job)
+    for planned in plan_shards(total_records, peers):
+        shard = Shard(
+            shard_key=planned.key,
+            peer_id=planned.key,
+            assigned=planned.end - planned.start,
+            range=IndexRange(start=planned.start, end=planned.end),
+        )
+        await write_shard(store, job_id, shard)
+    return job
+
+
+async def write_job(store: KVStore, job: Job) -> None:
+    """Write the job and its summary in the owner's index (the job's single writer calls this)."""
+    await store.hset(JOBS_HKEY, job.id, job.to_record())
+    summary: dict[str, JSONValue] = {
+        "id": job.id,
+        "title": job.title,
+        "status": job.status,
+        "createdAt": job.created_at,
+        "updatedAt": job.updated_at,
+    }
+    await store.hset(user_jobs_hkey(job.owner), job.id, summary)
+
+
+async def write_shard(store: KVStore, job_id: str, shard: Shard) -> None:
+    await store.hset(shards_hkey(job_id), shard.shard_key, shard.to_record())
+
+
+async def read_job(store: KVStore, job_id: str) -> Job:
+    value = await store.hget(JOBS_HKEY, job_id)
+    if not isinstance(value, dict):
+        raise NotFound(f"job {job_id} not found")
+    return Job.model_validate(value)
+
+
+async def read_details(files: FileStore, job: Job) -> JobDetails:
+    return JobDetails.model_validate(await files.get_json(job.job_details_cid))
+
+
+async def read_shards(store: KVStore, job_id: str) -> list[Shard]:
+    """The job's shard records, in range order."""
+    values = await store.hgetall(shards_hkey(job_id))
+    shards = [Shard.model_validate(v) for v in values.values() if isinstance(v, dict)]
+    return sorted(shards, key=lambda s: (s.range.start, s.shard_key))
+
+
+async def read_shard(store: KVStore, job_id: str, shard_key: str) -> Shard:
+    value = await store.hget(shards_hkey(job_id), shard_key)
+    if not isinstance(value, dict):
+        raise NotFound(f"shard {shard_key} of job {job_id} not found")
+    return Shard.model_validate(value)
+
+
+async def list_jobs_for_user(
+    store: KVStore, username: str, *, offset: int = 0, limit: int = 50
+) -> tuple[list[Job], int]:
+    """The user's jobs, newest first, from the user's own index; returns (page, total)."""
+    index = await store.hgetall(user_jobs_hkey(username))
+    ids = sorted(
+        (v for v in index.values() if isinstance(v, dict) and isinstance(v.get("id"), str)),
+        key=lambda v: (str(v.get("createdAt", "")), str(v["id"])),
+        reverse=True,
+    )
+    page: list[Job] = []
+    for entry in ids[offset : offset + limit]:
+        value = await store.hget(JOBS_HKEY, str(entry["id"]))
+        if isinstance(value, dict):
+            page.append(Job.model_validate(value))
+    return page, len(ids)
+
+
+async def list_unfinished_jobs(store: KVStore) -> list[Job]:
+    """Jobs still `queued` or `running`, oldest first (for resuming them after a restart)."""
+    values = await store.hgetall(JOBS_HKEY)
+    jobs = [Job.model_validate(v) for v in values.values() if isinstance(v, dict)]
+    return sorted((j for j in jobs if j.status in UNFINISHED), key=lambda j: j.created_at)
+
+
+async def request_cancel(store: KVStore, job_id: str, *, by: str) -> Job:
+    """Ask a job to stop; shards see it at their next checkpoint and keep what they made.
+
+    A job that has not started yet is cancelled at once. A finished job cannot be cancelled.
+    """
+    job = await read_job(store, job_id)
+    if job.is_finished:
+        raise Conflict(f"job {job_id} is already {job.status}")
+    await store.set(cancel_key(job_id), {"requestedAt": now_iso(), "by": by})
+    if job.status == "queued":
+        job = await mark_finished(store, job, status="cancelled", error=None)
+    return job
+
+
+async def is_cancel_requested(store: KVStore, job_id: str) -> bool:
+    return isinstance(await store.get(cancel_key(job_id)), dict)
+
+
+async def clear_cancel(store: KVStore, job_id: str) -> None:
+    await store.set(cancel_key(job_id), None)
+
+
+async def mark_running(store: KVStore, job: Job, *, flow_run_id: str | None) -> Job:
+    """Start (or restart) the job: clears any previous error and finish time."""
+    stamp = now_iso()
+    updated = job.model_copy(
+        update={
+            "status": "running",
+            "started_at": job.started_at or stamp,
+            "finished_at": None,
+            "error": None,
+            "updated_at": stamp,
+            "flow_run_id": flow_run_id or job.flow_run_id,
+        }
+    )
+    await write_job(store, updated)
+    return updated
+
+
+async def mark_progress(store: KVStore, job: Job, totals: Totals) -> Job:
+    updated = _with_totals(job, totals).model_copy(update={"updated_at": now_iso()})
+    await write_job(store, updated)
+    return updated
+
+
+async def mark_finished(
+    store: KVStore,
+    job: Job,
+    *,
+    status: Literal["succeeded", "failed", "cancelled"],
+    error: str | None,
+    totals: Totals | None = None,
+    dataset_cid: str | None = None,
+    dataset_format: str | None = None,
+) -> Job:
+    stamp = now_iso()
+    update: dict[str, Any] = {
+        "status": status,
+        "error": error,
+        "finished_at": stamp,
+        "updated_at": stamp,
+        "dataset_cid": dataset_cid or job.dataset_cid,
+        "dataset_format": dataset_format or job.dataset_format,
+    }
+    if job.started_at:
+        started, finished = parse_iso(job.started_at), parse_iso(stamp)
+        if started and finished:
+            update["records_duration_ms"] = (finished - started).total_seconds() * 1000
+    base = _with_totals(job, totals) if totals is not None else job
+    updated = base.model_copy(update=update)
+    await write_job(store, updated)
+    return updated
+
+
+def _with_totals(job: Job, totals: Totals) -> Job:
+    return job.model_copy(
+        update={
+            "total_ok": totals.total_ok,
+            "total_failed": totals.total_failed,
+            "total_generated": totals.done,
+            "failure_reasons": totals.failure_reasons,
+            "tokens": totals.tokens,
+        }
+    )
+
+
+async def retry_failed_records(store: KVStore, job_id: str) -> Job:
+    """Queue a finished job to regenerate only its failed records (a new retry pass)."""
+    job = await read_job(store, job_id)
+    if not job.is_finished:
+        raise Conflict(f"job {job_id} is {job.status}; retry a finished job")
+    if job.total_failed == 0:
+        raise Conflict(f"job {job_id} has no failed records to retry")
+    await clear_cancel(store, job_id)
+    updated = job.model_copy(
+        update={"status": "queued", "retry_pass": job.retry_pass + 1, "updated_at": now_iso()}
+    )
+    await write_job(store, updated)
+    return updated
+
+
+async def delete_job(store: KVStore, job_id: str) -> None:
+    """Remove the job, its index entry, shard and block records; refuses a running job."""
+    job = await read_job(store, job_id)
+    if job.status == "running":
+        raise Conflict(f"job {job_id} is running; cancel it before deleting it")
+    for shard_key in (await store.hgetall(shards_hkey(job_id))).keys():
+        blocks = blocks_hkey(job_id, shard_key)
+        for seq in (await store.hgetall(blocks)).keys():
+            await store.hset(blocks, seq, None)
+        await store.hset(shards_hkey(job_id), shard_key, None)
+    await store.set(cancel_key(job_id), None)
+    await store.hset(user_jobs_hkey(job.owner), job_id, None)
+    await store.hset(JOBS_HKEY, job_id, None)

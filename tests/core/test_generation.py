@@ -1,0 +1,233 @@
+"""The shard loop: every record once, checkpoints every K, resume, cancel, failures, retry."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import Counter
+
+import pytest
+
+from datagems_core.checkpoints import parse_block, read_block_entries
+from datagems_core.errors import InferenceUnreachable
+from datagems_core.generation import run_records, run_shard
+from datagems_core.jobs import (
+    InferenceChoice,
+    mark_finished,
+    mark_running,
+    read_job,
+    read_shard,
+    request_cancel,
+    retry_failed_records,
+    sum_shards,
+)
+from datagems_core.store.memory import MemoryStore
+from datagems_core.stored_records import iter_result_chunks
+from tests.core.engine_factories import make_files, make_job, make_settings
+from tests.support.processes import free_port
+
+
+class CountingRunner:
+    """The plain runner, counting records made and the most in flight at once."""
+
+    def __init__(self, *, fail_every: int = 0, stop_after: int | None = None) -> None:
+        self.calls: Counter[int] = Counter()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.fail_every = fail_every
+        self.stop_after = stop_after
+        self.stopped = asyncio.Event()
+        self.reported = 0
+
+    async def __call__(self, make, indices, report):
+        def counted_report(result):
+            self.reported += 1
+            report(result)
+
+        async def counted(index):
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                result = await make(index)
+            finally:
+                self.in_flight -= 1
+            self.calls[index] += 1
+            if self.stop_after is not None and sum(self.calls.values()) >= self.stop_after:
+                self.stopped.set()
+                await asyncio.sleep(3600)  # hold here until the run is killed
+            if self.fail_every and index % self.fail_every == 0:
+                result = dataclasses.replace(result, ok=False, data=None, error="flaky model")
+            return result
+
+        await run_records(counted, indices, counted_report)
+
+
+async def stored_indices(store, files, job_id):
+    seen = Counter()
+    async for chunk in iter_result_chunks(store, files, job_id):
+        seen.update(r["index"] for r in chunk)
+    return seen
+
+
+@pytest.fixture
+def store():
+    return MemoryStore()
+
+
+async def test_run_shard_makes_every_record_once_and_checkpoints_every_k(store, tmp_path):
+    files = make_files(tmp_path)
+    settings = make_settings(tmp_path, update_every_k=10, inference_concurrency=4)
+    job = await make_job(store, files, total_records=95)
+    runner = CountingRunner()
+    checkpoints = []
+
+    async def on_checkpoint(shard):
+        checkpoints.append(shard.generated_ok)
+
+    shard = await run_shard(
+        store=store,
+        files=files,
+        settings=settings,
+        job_id=job.id,
+        shard_key="local",
+        runner=runner,
+        on_checkpoint=on_checkpoint,
+    )
+
+    assert (shard.status, shard.generated_ok, shard.generated_failed) == ("succeeded", 95, 0)
+    assert shard.next_index == 95 and shard.done_above == []
+    assert shard.block_count == 10
+    assert checkpoints == sorted(checkpoints) and checkpoints[0] >= 10
+    assert runner.max_in_flight <= 4  # the concurrency ceiling holds
+    seen = await stored_indices(store, files, job.id)
+    assert seen == Counter(range(95))
+    blocks = await read_block_entries(store, job.id, shard)
+    assert sum(b.count for b in blocks) == 95
+    first = parse_block(await files.get_bytes(blocks[0].file_id))[0]
+    assert set(first) >= {"index", "ok", "data", "error", "attempts", "variation", "usage"}
+
+
+async def test_run_shard_in_batch_units_makes_every_record_once(store, tmp_path):
+    files = make_files(tmp_path)
+    settings = make_settings(tmp_path, update_every_k=8, inference_concurrency=16)
+    job = await make_job(store, files, total_records=50)
+    shard = await run_shard(
+        store=store, files=files, settings=settings, job_id=job.id, shard_key="local", unit_size=8
+    )
+    assert shard.generated_ok == 50
+    assert await stored_indices(store, files, job.id) == Counter(range(50))
+
+
+async def test_a_killed_shard_resumes_from_its_checkpoint_without_duplicates(store, tmp_path):
+    files = make_files(tmp_path)
+    settings = make_settings(tmp_path, update_every_k=5, inference_concurrency=3)
+    job = await make_job(store, files, total_records=60)
+    first = CountingRunner(stop_after=37)
+    run = asyncio.create_task(
+        run_shard(
+            store=store,
+            files=files,
+            settings=settings,
+            job_id=job.id,
+            shard_key="local",
+            runner=first,
+        )
+    )
+    await first.stopped.wait()
+    await asyncio.sleep(0.05)  # let the last checkpoint land
+    run.cancel()  # like a kill: nothing after this point runs
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    interrupted = await read_shard(store, job.id, "local")
+    assert interrupted.status == "running"
+    committed = interrupted.generated_ok
+    assert 0 < committed < 60
+
+    second = CountingRunner()
+    shard = await run_shard(
+        store=store, files=files, settings=settings, job_id=job.id, shard_key="local", runner=second
+    )
+    assert (shard.status, shard.generated_ok) == ("succeeded", 60)
+    assert await stored_indices(store, files, job.id) == Counter(range(60))
+    assert sum(second.calls.values()) == 60 - committed  # only uncommitted records are redone
+    # Work lost to the kill: finished records not yet committed (fewer than K) plus the records
+    # that were in flight (at most the window of ceiling + K).
+    assert first.reported - committed < settings.update_every_k
+    assert sum(first.calls.values()) - first.reported <= 3 + settings.update_every_k
+
+
+async def test_cancel_stops_at_a_checkpoint_and_keeps_what_was_made(store, tmp_path):
+    files = make_files(tmp_path)
+    settings = make_settings(tmp_path, update_every_k=5, inference_concurrency=2, mock_latency_ms=5)
+    job = await make_job(store, files, total_records=200)
+    await mark_running(store, job, flow_run_id=None)
+
+    async def cancel_early(shard):
+        if shard.generated_ok >= 10:
+            await request_cancel(store, job.id, by="alice")
+
+    shard = await run_shard(
+        store=store,
+        files=files,
+        settings=settings,
+        job_id=job.id,
+        shard_key="local",
+        on_checkpoint=cancel_early,
+    )
+    assert shard.status == "cancelled"
+    assert 10 <= shard.generated_ok < 200
+    seen = await stored_indices(store, files, job.id)
+    assert sum(seen.values()) == shard.generated_ok and max(seen.values()) == 1
+
+
+async def test_a_shard_with_no_records_succeeds(store, tmp_path):
+    files = make_files(tmp_path)
+    settings = make_settings(tmp_path)
+    job = await make_job(store, files, total_records=1, peers=["a", "b"])
+    shard = await run_shard(
+        store=store, files=files, settings=settings, job_id=job.id, shard_key="b"
+    )
+    assert (shard.status, shard.assigned, shard.generated_ok) == ("succeeded", 0, 0)
+
+
+async def test_an_unreachable_gateway_fails_the_shard_with_its_reason(store, tmp_path):
+    files = make_files(tmp_path)
+    settings = make_settings(tmp_path, inference_max_attempts=1)
+    closed = f"http://127.0.0.1:{free_port()}/v1"
+    job = await make_job(
+        store, files, total_records=5, inference=InferenceChoice(base_url=closed, model="m")
+    )
+    with pytest.raises(InferenceUnreachable):
+        await run_shard(
+            store=store, files=files, settings=settings, job_id=job.id, shard_key="local"
+        )
+    shard = await read_shard(store, job.id, "local")
+    assert shard.status == "failed"
+    assert "InferenceUnreachable" in shard.error
+
+
+async def test_record_failures_are_counted_and_retry_regenerates_only_them(store, tmp_path):
+    files = make_files(tmp_path)
+    settings = make_settings(tmp_path, update_every_k=4)
+    job = await make_job(store, files, total_records=30)
+    flaky = CountingRunner(fail_every=7)  # indices 0, 7, 14, 21, 28 fail
+    shard = await run_shard(
+        store=store, files=files, settings=settings, job_id=job.id, shard_key="local", runner=flaky
+    )
+    assert (shard.status, shard.generated_ok, shard.generated_failed) == ("succeeded", 25, 5)
+    assert shard.failure_reasons == {"flaky model": 5}
+    totals = sum_shards([shard])
+    await mark_finished(
+        store, await read_job(store, job.id), status="succeeded", error=None, totals=totals
+    )
+
+    await retry_failed_records(store, job.id)
+    again = CountingRunner()
+    shard = await run_shard(
+        store=store, files=files, settings=settings, job_id=job.id, shard_key="local", runner=again
+    )
+    assert set(again.calls) == {0, 7, 14, 21, 28}
+    assert (shard.generated_ok, shard.generated_failed, shard.failure_reasons) == (30, 0, {})
+    chunks = [r async for c in iter_result_chunks(store, files, job.id) for r in c]
+    assert [r["index"] for r in chunks] == list(range(30))
+    assert all(r["ok"] for r in chunks)

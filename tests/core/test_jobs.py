@@ -1,0 +1,170 @@
+"""Jobs: creation, key layout, per-user listing, transitions, cancel, retry and delete."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from datagems_core.errors import Conflict, NotFound
+from datagems_core.jobs import (
+    JOBS_HKEY,
+    InferenceChoice,
+    Shard,
+    Tokens,
+    cancel_key,
+    delete_job,
+    is_cancel_requested,
+    list_jobs_for_user,
+    list_unfinished_jobs,
+    mark_finished,
+    mark_running,
+    read_details,
+    read_job,
+    read_shards,
+    request_cancel,
+    retry_failed_records,
+    shards_hkey,
+    sum_shards,
+    user_jobs_hkey,
+)
+from datagems_core.store.memory import MemoryStore
+from tests.core.engine_factories import PERSON_SCHEMA, make_files, make_job
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+async def test_create_job_writes_job_index_details_and_shards(store, tmp_path):
+    files = make_files(tmp_path)
+    choice = InferenceChoice(base_url="http://127.0.0.1:9/v1", model="m", api_key_env="MY_KEY")
+    job = await make_job(store, files, total_records=10, peers=["a", "b", "c"], inference=choice)
+
+    assert re.fullmatch(r"job_\d{13}_[0-9a-f]{6}", job.id)
+    stored = await store.hget(JOBS_HKEY, job.id)
+    assert stored["status"] == "queued"
+    assert stored["totalRecords"] == 10
+    assert stored["createdAt"].endswith("Z")
+    assert stored["tokens"] == {"prompt": 0, "completion": 0, "total": 0}
+    assert set(stored) >= {
+        "id",
+        "owner",
+        "title",
+        "description",
+        "failureReasons",
+        "flowRunId",
+        "error",
+        "datasetMode",
+        "scheduleId",
+        "version",
+        "updatedAt",
+    }
+    summary = await store.hget(user_jobs_hkey("alice"), job.id)
+    assert summary == {
+        "id": job.id,
+        "title": "People",
+        "status": "queued",
+        "createdAt": job.created_at,
+        "updatedAt": job.updated_at,
+    }
+    shards = await read_shards(store, job.id)
+    assert [(s.shard_key, s.range.start, s.range.end) for s in shards] == [
+        ("a", 0, 4),
+        ("b", 4, 7),
+        ("c", 7, 10),
+    ]
+    assert set((await store.hgetall(shards_hkey(job.id))).keys()) == {"a", "b", "c"}
+    details = await read_details(files, job)
+    assert details.json_schema == PERSON_SCHEMA
+    assert details.inference.api_key_env == "MY_KEY"
+    stored_details = await files.get_json(job.job_details_cid)
+    assert "apiKey" not in stored_details["inference"]
+
+
+async def test_list_jobs_for_user_reads_only_that_users_index_newest_first(store, tmp_path):
+    files = make_files(tmp_path)
+    first = await make_job(store, files, title="one")
+    second = await make_job(store, files, title="two")
+    await make_job(store, files, owner="bob")
+
+    page, total = await list_jobs_for_user(store, "alice", offset=0, limit=1)
+    assert total == 2
+    newest = max((first, second), key=lambda j: (j.created_at, j.id))
+    assert [j.id for j in page] == [newest.id]
+    everything, _ = await list_jobs_for_user(store, "alice", offset=0, limit=10)
+    assert {j.id for j in everything} == {first.id, second.id}
+    assert all(j.owner == "alice" for j in everything)
+    assert (await list_jobs_for_user(store, "nobody"))[1] == 0
+
+
+async def test_job_transitions_keep_the_user_index_in_step(store, tmp_path):
+    files = make_files(tmp_path)
+    job = await make_job(store, files)
+    running = await mark_running(store, job, flow_run_id="run-1")
+    assert running.status == "running" and running.started_at and running.flow_run_id == "run-1"
+    assert [j.id for j in await list_unfinished_jobs(store)] == [job.id]
+    done = await mark_finished(store, running, status="succeeded", error=None)
+    assert done.finished_at and done.records_duration_ms is not None
+    assert (await store.hget(user_jobs_hkey("alice"), job.id))["status"] == "succeeded"
+    assert await list_unfinished_jobs(store) == []
+
+
+async def test_request_cancel_cancels_a_queued_job_at_once_and_flags_a_running_one(store, tmp_path):
+    files = make_files(tmp_path)
+    queued = await make_job(store, files)
+    assert (await request_cancel(store, queued.id, by="alice")).status == "cancelled"
+    running = await mark_running(store, await make_job(store, files), flow_run_id=None)
+    assert (await request_cancel(store, running.id, by="alice")).status == "running"
+    assert await is_cancel_requested(store, running.id)
+    with pytest.raises(Conflict):
+        await request_cancel(store, queued.id, by="alice")
+
+
+def test_sum_shards_adds_counts_reasons_and_tokens():
+    def shard(key, ok, failed, reasons, tokens):
+        return Shard(
+            shard_key=key,
+            peer_id=key,
+            assigned=ok + failed,
+            range={"start": 0, "end": ok + failed},
+            generated_ok=ok,
+            generated_failed=failed,
+            failure_reasons=reasons,
+            tokens=Tokens(prompt=tokens, completion=tokens, total=2 * tokens),
+        )
+
+    totals = sum_shards([shard("a", 3, 1, {"x": 1}, 5), shard("b", 2, 2, {"x": 1, "y": 1}, 1)])
+    assert (totals.total_ok, totals.total_failed, totals.done) == (5, 3, 8)
+    assert totals.failure_reasons == {"x": 2, "y": 1}
+    assert totals.tokens.total == 12
+
+
+async def test_retry_failed_records_needs_a_finished_job_with_failures(store, tmp_path):
+    files = make_files(tmp_path)
+    job = await make_job(store, files)
+    with pytest.raises(Conflict):
+        await retry_failed_records(store, job.id)
+    finished = await mark_finished(store, job, status="succeeded", error=None)
+    with pytest.raises(Conflict, match="no failed records"):
+        await retry_failed_records(store, job.id)
+    await store.hset(JOBS_HKEY, job.id, {**finished.to_record(), "totalFailed": 2})
+    retried = await retry_failed_records(store, job.id)
+    assert (retried.status, retried.retry_pass) == ("queued", 1)
+
+
+async def test_delete_job_removes_every_key_and_refuses_a_running_job(store, tmp_path):
+    files = make_files(tmp_path)
+    job = await make_job(store, files)
+    await mark_running(store, job, flow_run_id=None)
+    with pytest.raises(Conflict):
+        await delete_job(store, job.id)
+    await mark_finished(store, await read_job(store, job.id), status="failed", error="boom")
+    await store.set(cancel_key(job.id), {"by": "alice"})
+    await delete_job(store, job.id)
+    with pytest.raises(NotFound):
+        await read_job(store, job.id)
+    assert await store.hgetall(shards_hkey(job.id)) == {}
+    assert await store.hgetall(user_jobs_hkey("alice")) == {}
+    assert await store.get(cancel_key(job.id)) is None
