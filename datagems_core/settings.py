@@ -176,6 +176,8 @@ class Settings(BaseSettings):
     prefect_port: int = Field(4200, ge=1, le=65535, validation_alias="DATAGEMS_PREFECT_PORT")
     prefect_api_url_raw: str | None = Field(None, validation_alias="PREFECT_API_URL")
     work_pool: str = Field("datagems", validation_alias="DATAGEMS_WORK_POOL")
+    # Where prefect.yaml and flows/ are; workers run flows from here (prefect.yaml's pull step).
+    project_dir: Path | None = Field(None, validation_alias="DATAGEMS_PROJECT_DIR")
     disable_worker: bool = Field(False, validation_alias="DATAGEN_DISABLE_WORKER")
     job_poll_seconds: float = Field(5, gt=0, validation_alias="DATAGEN_JOB_POLL_SECONDS")
     max_concurrent_jobs: int = Field(
