@@ -273,7 +273,10 @@ class _ShardLoop:
                 if len(self.buffer) >= self.every_k:
                     await self._checkpoint()
         finally:
-            await self._stop_units()
+            if failure is None and not self.cancel_seen and dispatched == 0:
+                await self._finish_units()  # all reported: let the units end on their own
+            else:
+                await self._stop_units()
         while not self.queue.empty():  # records that finished while stopping are kept
             item = self.queue.get_nowait()
             if isinstance(item, RecordResult):
@@ -306,6 +309,10 @@ class _ShardLoop:
             raise
         except BaseException as exc:  # handed to the loop, which re-raises it
             self.queue.put_nowait(_UnitFailed(_unwrap(exc)))
+
+    async def _finish_units(self) -> None:
+        if self.units:
+            await asyncio.gather(*self.units, return_exceptions=True)
 
     async def _stop_units(self) -> None:
         for task in list(self.units):

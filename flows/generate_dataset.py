@@ -1,0 +1,261 @@
+"""The `generate-dataset` flow: run a job's shards, then finish the job and describe the dataset.
+
+On one machine the shards run in this flow run (their records as its tasks). With more than one
+peer in `R1EN_CHAINSTORE_PEERS`, each shard is a run of the `generate-shard/default` deployment
+sent to its peer's work queue, so each peer uses its own gateway; this flow then watches the shard
+records. Either way the job's progress artifact and totals move as shards checkpoint, and only
+this flow writes the job record while it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from typing import Any
+
+import prefect
+from prefect import Flow
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun, State
+from prefect.deployments import arun_deployment
+from prefect.exceptions import ObjectNotFound
+from prefect.logging import get_run_logger
+
+from datagems_core.dataset_summary import field_statistics, render_summary, sample_records
+from datagems_core.errors import ServiceUnavailable
+from datagems_core.exports import write_export
+from datagems_core.files.base import FileStore
+from datagems_core.files.factory import open_file_store
+from datagems_core.generation import describe_error
+from datagems_core.jobs import (
+    Job,
+    Shard,
+    is_cancel_requested,
+    mark_finished,
+    mark_progress,
+    mark_running,
+    read_job,
+    read_shards,
+    sum_shards,
+)
+from datagems_core.settings import Settings, get_settings
+from datagems_core.store.base import KVStore
+from datagems_core.store.factory import open_store
+from flows.generate_shard import run_shard_tasks
+from flows.progress import (
+    ProgressArtifact,
+    artifact_key,
+    current_flow_run_id,
+    label_flow_run,
+    publish_summary,
+)
+
+SHARD_DEPLOYMENT = "generate-shard/default"
+WATCH_SECONDS = 2.0
+JOB_WRITE_SECONDS = 1.0
+
+
+class ShardRunFailed(Exception):
+    """A shard's flow run on a peer ended without succeeding."""
+
+
+class _JobTracker:
+    """Moves the job's progress and totals as its shards checkpoint (throttled job writes)."""
+
+    def __init__(self, store: KVStore, job: Job, shards: list[Shard]) -> None:
+        self.store, self.job = store, job
+        self.shards = {s.shard_key: s for s in shards}
+        self.progress = ProgressArtifact(
+            key=artifact_key("progress", job.id),
+            description=f"Records made for {job.title}",
+            total=job.total_records,
+        )
+        self._written = 0.0
+
+    @property
+    def done(self) -> int:
+        return sum(s.generated_ok + s.generated_failed for s in self.shards.values())
+
+    async def observe(self, shard: Shard) -> None:
+        self.shards[shard.shard_key] = shard
+        self.progress.move(self.done)
+        if time.monotonic() - self._written >= JOB_WRITE_SECONDS:
+            self._written = time.monotonic()
+            self.job = await mark_progress(
+                self.store, self.job, sum_shards(list(self.shards.values()))
+            )
+
+
+async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_id: str) -> Job:
+    """Run (or resume) the job to a final state; raises the reason when it fails."""
+    logger = get_run_logger()
+    job = await read_job(store, job_id)
+    await label_flow_run(job)
+    if await is_cancel_requested(store, job_id):
+        if not job.is_finished:
+            totals = sum_shards(await read_shards(store, job_id))
+            job = await mark_finished(store, job, status="cancelled", error=None, totals=totals)
+        logger.info("job %s was cancelled before it ran", job_id)
+        return job
+    job = await mark_running(store, job, flow_run_id=current_flow_run_id())
+    shards = await read_shards(store, job_id)
+    tracker = _JobTracker(store, job, shards)
+    await tracker.progress.start(tracker.done if job.retry_pass == 0 else 0)
+    logger.info("job %s: %d records over %d shard(s)", job_id, job.total_records, len(shards))
+    try:
+        if len(settings.chainstore_peers) > 1:
+            finished = await _run_on_peers(store, tracker, shards)
+        else:
+            finished = await _run_here(store, files, settings, tracker, shards)
+    except Exception as exc:
+        totals = sum_shards(await read_shards(store, job_id))
+        job = await mark_finished(
+            store, tracker.job, status="failed", error=describe_error(exc), totals=totals
+        )
+        logger.error("job %s failed: %s", job_id, job.error)
+        await _summarise(store, files, job)
+        raise
+    totals = sum_shards(finished)
+    cancelled = any(s.status == "cancelled" for s in finished)
+    dataset_cid = await _store_dataset(store, files, tracker.job)
+    job = await mark_finished(
+        store,
+        tracker.job,
+        status="cancelled" if cancelled else "succeeded",
+        error=None,
+        totals=totals,
+        dataset_cid=dataset_cid,
+        dataset_format="jsonl",
+    )
+    await tracker.progress.finish(totals.done)
+    await _summarise(store, files, job)
+    logger.info(
+        "job %s %s: %d valid, %d failed", job_id, job.status, totals.total_ok, totals.total_failed
+    )
+    return job
+
+
+async def _run_here(
+    store: KVStore, files: FileStore, settings: Settings, tracker: _JobTracker, shards: list[Shard]
+) -> list[Shard]:
+    runs = [
+        run_shard_tasks(
+            store=store,
+            files=files,
+            settings=settings,
+            job=tracker.job,
+            shard_key=shard.shard_key,
+            on_checkpoint=tracker.observe,
+        )
+        for shard in shards
+    ]
+    if len(runs) == 1:
+        return [await runs[0]]
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(run) for run in runs]
+    except BaseExceptionGroup as group_error:
+        raise group_error.exceptions[0] from None
+    return [t.result() for t in tasks]
+
+
+async def _run_on_peers(store: KVStore, tracker: _JobTracker, shards: list[Shard]) -> list[Shard]:
+    job = tracker.job
+    parent = current_flow_run_id() or job.id
+    runs: dict[str, FlowRun] = {}
+    for shard in shards:
+        if shard.status == "succeeded" and shard.retry_pass >= job.retry_pass:
+            continue
+        try:
+            runs[shard.shard_key] = await arun_deployment(
+                name=SHARD_DEPLOYMENT,
+                parameters={"job_id": job.id, "shard_key": shard.shard_key},
+                work_queue_name=shard.peer_id,
+                flow_run_name=f"{job.title} ({job.id}) shard {shard.shard_key}",
+                tags=[f"owner:{job.owner}", f"job:{job.id}"],
+                idempotency_key=f"{parent}:{shard.shard_key}:{job.retry_pass}",
+                timeout=0,
+                as_subflow=True,
+            )
+        except ObjectNotFound:
+            raise ServiceUnavailable(
+                f"deployment {SHARD_DEPLOYMENT} is not registered: start `datagems up` or "
+                "`datagems worker` on every peer"
+            ) from None
+    async with get_client() as client:
+        while True:
+            states: dict[str, State[Any] | None] = {}
+            for key, run in runs.items():
+                states[key] = (await client.read_flow_run(run.id)).state
+            for shard in await read_shards(store, job.id):
+                await tracker.observe(shard)
+            if all(state is not None and state.is_final() for state in states.values()):
+                break
+            await asyncio.sleep(WATCH_SECONDS)
+    final = await read_shards(store, job.id)
+    by_key = {s.shard_key: s for s in final}
+    for key, state in states.items():
+        if state is None or not state.is_completed():
+            shard_error = by_key[key].error if key in by_key else None
+            message = shard_error or (state.message if state else None) or "no reason given"
+            raise ShardRunFailed(
+                f"shard {key} ended {state.name if state else 'unknown'}: {message}"
+            )
+    return final
+
+
+async def _store_dataset(store: KVStore, files: FileStore, job: Job) -> str | None:
+    """Write the valid records as JSONL to the file store; returns the file id."""
+    with tempfile.SpooledTemporaryFile(max_size=32 << 20) as spool:
+        summary = await write_export(store, files, job.id, fmt="jsonl", out=spool)
+        if summary.rows == 0:
+            return None
+        spool.seek(0)
+        return await files.put_bytes(f"{job.id}.jsonl", spool.read())
+
+
+async def _summarise(store: KVStore, files: FileStore, job: Job) -> None:
+    rows = await sample_records(store, files, job.id)
+    totals = sum_shards(await read_shards(store, job.id))
+    markdown = render_summary(job, totals, field_statistics(rows), sampled=len(rows))
+    await publish_summary(job, markdown)
+
+
+async def _mark_interrupted(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """Prefect stopped the run (cancelled or crashed): record it on the job, keeping its data."""
+    del flow
+    job_id = str(flow_run.parameters.get("job_id", ""))
+    settings = get_settings()
+    store = open_store(settings)
+    try:
+        job = await read_job(store, job_id)
+        if job.is_finished:
+            return
+        totals = sum_shards(await read_shards(store, job_id))
+        if state.is_cancelled() or state.is_cancelling():
+            await mark_finished(store, job, status="cancelled", error=None, totals=totals)
+        else:
+            reason = state.message or f"the flow run ended {state.type.value.lower()}"
+            await mark_finished(store, job, status="failed", error=reason, totals=totals)
+    finally:
+        await store.close()
+
+
+@prefect.flow(
+    name="generate-dataset",
+    log_prints=False,
+    persist_result=False,
+    on_cancellation=[_mark_interrupted],
+    on_crashed=[_mark_interrupted],
+)
+async def generate_dataset(job_id: str) -> dict[str, Any]:
+    """Generate (or resume) a job's dataset; returns the final job record."""
+    settings = get_settings()
+    store, files = open_store(settings), open_file_store(settings)
+    try:
+        job = await run_job(store=store, files=files, settings=settings, job_id=job_id)
+        return job.to_record()
+    finally:
+        await files.close()
+        await store.close()

@@ -1,0 +1,127 @@
+"""The `generate-shard` flow: one shard of a job, as Prefect tasks over the core shard loop.
+
+Jobs up to `DATAGEMS_RECORD_TASKS_MAX` records run one task per record; larger ones one task per
+checkpoint batch of K records, the records inside concurrent. Both call the same record function.
+Task options stay cheap (no result persistence, no cache key): a task run costs about 5 ms of
+client CPU, and async tasks are awaited directly (no `.submit()`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from datagems_core.files.base import FileStore
+from datagems_core.files.factory import open_file_store
+from datagems_core.generation import (
+    CheckpointHook,
+    RecordFn,
+    ResultSink,
+    UnitRunner,
+    run_records,
+    run_shard,
+)
+from datagems_core.jobs import Job, Shard, read_job, read_shard
+from datagems_core.records import RecordResult
+from datagems_core.settings import Settings, get_settings
+from datagems_core.store.base import KVStore
+from datagems_core.store.factory import open_store
+from flows.progress import ProgressArtifact, artifact_key, current_flow_run_id, label_flow_run
+
+_CHEAP: dict[str, Any] = {
+    "cache_policy": NO_CACHE,
+    "persist_result": False,
+    "log_prints": False,
+    "retries": 0,
+}
+
+
+@task(name="make-record", task_run_name="record-{index}", **_CHEAP)
+async def make_record(make: RecordFn, index: int) -> RecordResult:
+    return await make(index)
+
+
+@task(name="make-record-batch", task_run_name="records-{first}-{last}", **_CHEAP)
+async def make_record_batch(
+    make: RecordFn, indices: list[int], report: ResultSink, first: int, last: int
+) -> int:
+    del first, last  # only name the task run
+    await run_records(make, indices, report)
+    return len(indices)
+
+
+async def record_task_runner(make: RecordFn, indices: list[int], report: ResultSink) -> None:
+    for index in indices:
+        report(await make_record(make, index))
+
+
+async def batch_task_runner(make: RecordFn, indices: list[int], report: ResultSink) -> None:
+    await make_record_batch(make, indices, report, indices[0], indices[-1])
+
+
+def choose_runner(settings: Settings, job: Job) -> tuple[UnitRunner, int]:
+    """Task per record up to `record_tasks_max` records in this pass, else task per batch."""
+    records = job.total_records if job.retry_pass == 0 else job.total_failed
+    if records <= settings.record_tasks_max:
+        return record_task_runner, 1
+    return batch_task_runner, settings.update_every_k
+
+
+async def run_shard_tasks(
+    *,
+    store: KVStore,
+    files: FileStore,
+    settings: Settings,
+    job: Job,
+    shard_key: str,
+    on_checkpoint: CheckpointHook | None = None,
+) -> Shard:
+    """The core shard loop with its records as Prefect tasks of the current flow run."""
+    runner, unit_size = choose_runner(settings, job)
+    return await run_shard(
+        store=store,
+        files=files,
+        settings=settings,
+        job_id=job.id,
+        shard_key=shard_key,
+        runner=runner,
+        unit_size=unit_size,
+        on_checkpoint=on_checkpoint,
+        flow_run_id=current_flow_run_id(),
+    )
+
+
+@flow(name="generate-shard", log_prints=False, persist_result=False)
+async def generate_shard(job_id: str, shard_key: str) -> dict[str, Any]:
+    """Make one shard of a job on this machine (a peer's share of the records)."""
+    settings = get_settings()
+    store, files = open_store(settings), open_file_store(settings)
+    try:
+        job = await read_job(store, job_id)
+        await label_flow_run(job, suffix=f" shard {shard_key}")
+        before = await read_shard(store, job_id, shard_key)
+        progress = ProgressArtifact(
+            key=artifact_key(f"progress-{shard_key}", job_id),
+            description=f"Records of shard {shard_key} of {job.title}",
+            total=before.assigned,
+        )
+
+        async def on_checkpoint(shard: Shard) -> None:
+            progress.move(shard.generated_ok + shard.generated_failed)
+
+        await progress.start(before.generated_ok + before.generated_failed)
+        shard = await run_shard_tasks(
+            store=store,
+            files=files,
+            settings=settings,
+            job=job,
+            shard_key=shard_key,
+            on_checkpoint=on_checkpoint,
+        )
+        await progress.finish(shard.generated_ok + shard.generated_failed)
+        return shard.to_record()
+    finally:
+        await files.close()
+        await store.close()
