@@ -9,7 +9,8 @@ Tests swap the dependency: `app.dependency_overrides[get_flow_runner] = lambda: 
 
 Serving a deployment again (as every `datagems up` does) replaces its schedules, so whoever
 serves `build-recurring-dataset/default` calls `sync_prefect_schedules(settings)` afterwards to
-put the saved schedules back.
+put the saved schedules back; `resume_unfinished_jobs(settings)` then starts again the jobs a
+stopped machine left queued or running.
 """
 
 from __future__ import annotations
@@ -19,24 +20,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Protocol
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 from fastapi import Depends
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import DeploymentScheduleCreate
-from prefect.client.schemas.objects import DeploymentStatus, State
+from prefect.client.schemas.objects import DeploymentStatus, FlowRun, State
 from prefect.client.schemas.responses import DeploymentResponse
 from prefect.client.schemas.schedules import CronSchedule
 from prefect.deployments import arun_deployment
 from prefect.exceptions import ObjectNotFound, PrefectException
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY
-from prefect.states import Cancelled, Cancelling
+from prefect.states import Cancelled, Cancelling, Crashed
 
 from api.deps import SettingsDep
 from datagems_core.errors import ServiceUnavailable
 from datagems_core.job_starts import fail_unstarted, note_flow_run
-from datagems_core.jobs import Job
+from datagems_core.jobs import Job, list_unfinished_jobs
 from datagems_core.schedules import Schedule, list_schedules
 from datagems_core.settings import Settings
 from datagems_core.store.base import KVStore
@@ -70,6 +71,10 @@ class FlowRunner(Protocol):
 
     async def start_job(self, job: Job) -> str:
         """Start a run of `generate-dataset` for the job's current pass; returns its flow run id."""
+        ...
+
+    async def resume_job(self, job: Job) -> str:
+        """Run an unfinished job again after its runner stopped; returns the run that will."""
         ...
 
     async def cancel_flow_run(self, flow_run_id: str) -> None: ...
@@ -146,6 +151,46 @@ class PrefectFlowRunner:
                 as_subflow=False,
             )
         return str(flow_run.id)
+
+    async def resume_job(self, job: Job) -> str:
+        """Call only where no other runner may still be running the job (`datagems up` on the
+        machine that runs jobs). A run that has not started yet is kept (a runner picks it up);
+        one left Pending or Running by a dead runner is marked Crashed and a new run resumes the
+        job from its checkpoints."""
+        async with self._client() as client:
+            previous = await self._read_run(client, job.flow_run_id)
+            state = previous.state if previous else None
+            if previous is not None and state is not None:
+                if state.is_scheduled():
+                    return str(previous.id)
+                if not state.is_final():
+                    await client.set_flow_run_state(
+                        previous.id,
+                        Crashed(
+                            message="its runner stopped; DataGems resumes the job in a new run"
+                        ),
+                        force=True,
+                    )
+            deployment = await self._deployment(client, GENERATE_DEPLOYMENT, served=False)
+            flow_run = await arun_deployment(
+                deployment.id,
+                client=client,
+                parameters={"job_id": job.id},
+                flow_run_name=f"{job.title} ({job.id})",
+                tags=[f"owner:{job.owner}", f"job:{job.id}", "resumed"],
+                idempotency_key=f"{job.id}:pass-{job.retry_pass}:resume-{uuid4().hex}",
+                timeout=0,
+                as_subflow=False,
+            )
+        return str(flow_run.id)
+
+    async def _read_run(self, client: PrefectClient, flow_run_id: str | None) -> FlowRun | None:
+        if not flow_run_id:
+            return None
+        try:
+            return await client.read_flow_run(UUID(flow_run_id))
+        except (ObjectNotFound, ValueError):
+            return None
 
     async def cancel_flow_run(self, flow_run_id: str) -> None:
         async with self._client() as client:
@@ -258,6 +303,26 @@ async def start_job_run(store: KVStore, runner: FlowRunner, job: Job) -> Job:
             details={"job": failed.to_record()},
         ) from exc
     return await note_flow_run(store, job.id, flow_run_id)
+
+
+async def resume_unfinished_jobs(settings: Settings) -> list[Job]:
+    """Start again every job left queued or running (what `datagems up` does once it serves the
+    deployments); returns the jobs resumed. A job that cannot be resumed is logged and left."""
+    runner = PrefectFlowRunner(api_url=settings.prefect_api_url)
+    store = open_store(settings)
+    resumed: list[Job] = []
+    try:
+        for job in await list_unfinished_jobs(store):
+            try:
+                flow_run_id = await runner.resume_job(job)
+            except ServiceUnavailable as exc:
+                log.error("could not resume job %s: %s", job.id, exc.message)
+                continue
+            resumed.append(await note_flow_run(store, job.id, flow_run_id))
+            log.info("resumed job %s in flow run %s", job.id, flow_run_id)
+    finally:
+        await store.close()
+    return resumed
 
 
 async def sync_prefect_schedules(settings: Settings) -> int:
