@@ -38,7 +38,12 @@ from api.deps import SettingsDep
 from datagems_core.errors import ServiceUnavailable
 from datagems_core.job_starts import fail_unstarted, note_flow_run
 from datagems_core.jobs import Job, list_unfinished_jobs
-from datagems_core.schedules import Schedule, list_schedules
+from datagems_core.schedules import (
+    ORCHESTRATOR_SLUG_PREFIX,
+    Schedule,
+    list_schedules,
+    orchestrator_slug,
+)
 from datagems_core.settings import Settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
@@ -47,12 +52,7 @@ log = logging.getLogger(__name__)
 
 GENERATE_DEPLOYMENT: Final = "generate-dataset/default"
 RECURRING_DEPLOYMENT: Final = "build-recurring-dataset/default"
-SCHEDULE_SLUG_PREFIX: Final = "datagems-"
 _PREFECT_ERRORS = (httpx.HTTPError, PrefectException, OSError)
-
-
-def schedule_slug(schedule_id: str) -> str:
-    return SCHEDULE_SLUG_PREFIX + schedule_id
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ class PrefectFlowRunner:
                         schedule=cron,
                         active=schedule.active,
                         parameters=parameters,
-                        slug=schedule_slug(schedule.id),
+                        slug=orchestrator_slug(schedule.id),
                     )
                 ],
             )
@@ -252,7 +252,7 @@ class PrefectFlowRunner:
         async with self._client() as client:
             deployment = await self._deployment(client, RECURRING_DEPLOYMENT, served=False)
             for item in await client.read_deployment_schedules(deployment.id):
-                if item.slug == schedule_slug(schedule_id) and isinstance(
+                if item.slug == orchestrator_slug(schedule_id) and isinstance(
                     item.schedule, CronSchedule
                 ):
                     return PrefectSchedule(
@@ -267,12 +267,12 @@ class PrefectFlowRunner:
     async def sync_schedules(self, schedules: list[Schedule]) -> int:
         """Make the recurring deployment's DataGems schedules exactly `schedules`; returns how
         many were put. Prefect schedules that are not DataGems' (other slugs) are left alone."""
-        wanted = {schedule_slug(s.id) for s in schedules}
+        wanted = {orchestrator_slug(s.id) for s in schedules}
         async with self._client() as client:
             deployment = await self._deployment(client, RECURRING_DEPLOYMENT, served=False)
             for item in await client.read_deployment_schedules(deployment.id):
                 slug = item.slug or ""
-                if slug.startswith(SCHEDULE_SLUG_PREFIX) and slug not in wanted:
+                if slug.startswith(ORCHESTRATOR_SLUG_PREFIX) and slug not in wanted:
                     await client.delete_deployment_schedule(deployment.id, item.id)
         for schedule in schedules:
             await self.put_schedule(schedule)
@@ -281,7 +281,7 @@ class PrefectFlowRunner:
     async def _find(
         self, client: PrefectClient, deployment_id: UUID, schedule_id: str
     ) -> UUID | None:
-        slug = schedule_slug(schedule_id)
+        slug = orchestrator_slug(schedule_id)
         for item in await client.read_deployment_schedules(deployment_id):
             if item.slug == slug:
                 return item.id

@@ -31,11 +31,18 @@ from datagems_core.shards import peers_for
 from datagems_core.store.base import JSONValue, KVStore
 
 SCHEDULES_HKEY = "datagen:schedules"
+# Slug of a schedule's copy on the orchestrator (`datagems-<schedule id>`); other slugs are
+# schedules declared elsewhere (prefect.yaml) that DataGems leaves alone.
+ORCHESTRATOR_SLUG_PREFIX = "datagems-"
 _CRON_ERRORS = (CroniterBadCronError, CroniterBadDateError, CroniterNotAlphaError, ValueError)
 
 
 def versions_hkey(schedule_id: str) -> str:
     return f"datagen:schedule:{schedule_id}:versions"
+
+
+def orchestrator_slug(schedule_id: str) -> str:
+    return ORCHESTRATOR_SLUG_PREFIX + schedule_id
 
 
 def new_schedule_id() -> str:

@@ -4,8 +4,9 @@ A run reads the saved schedule, claims the next version number and creates that 
 (under a Prefect global concurrency limit of one, so two builds never claim the same number),
 then starts a `generate-dataset/default` run for the job, linked as a subflow, and returns at
 once: the job runs, is cancelled and resumes like any other. A run retried by Prefect finds
-the job it already made. A paused schedule's leftover automatic runs build nothing; a run
-started by hand builds even while the schedule is paused.
+the job it already made. A paused schedule's leftover automatic runs build nothing; runs
+started by hand, or by a schedule declared in prefect.yaml (any slug but `datagems-*`), build
+even while the saved schedule is paused.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import httpx
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
 from prefect.concurrency.asyncio import concurrency
 from prefect.context import FlowRunContext
 from prefect.deployments import arun_deployment
@@ -30,7 +32,12 @@ from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
 from datagems_core.job_starts import fail_unstarted, note_flow_run
 from datagems_core.jobs import Job
-from datagems_core.schedules import Schedule, create_version_job, read_schedule
+from datagems_core.schedules import (
+    ORCHESTRATOR_SLUG_PREFIX,
+    Schedule,
+    create_version_job,
+    read_schedule,
+)
 from datagems_core.settings import get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
@@ -53,6 +60,20 @@ async def holding_version_lock() -> AsyncIterator[None]:
         VERSION_LOCK, occupy=1, strict=True, timeout_seconds=LOCK_WAIT_SECONDS, lease_duration=60
     ):
         yield
+
+
+async def is_from_own_schedule(flow_run: FlowRun | None) -> bool:
+    """Whether Prefect made this run from a schedule DataGems put there (or has since removed)."""
+    if flow_run is None or not flow_run.auto_scheduled or flow_run.deployment_id is None:
+        return False
+    # Prefect keys automatic runs "scheduled <deployment id> <deployment schedule id> <time>".
+    parts = (flow_run.idempotency_key or "").split(" ")
+    if len(parts) < 3 or parts[0] != "scheduled":
+        return False
+    async with get_client() as client:
+        schedules = await client.read_deployment_schedules(flow_run.deployment_id)
+    source = next((s for s in schedules if str(s.id) == parts[2]), None)
+    return source is None or (source.slug or "").startswith(ORCHESTRATOR_SLUG_PREFIX)
 
 
 @task(name="create-version-job", cache_policy=NO_CACHE, persist_result=False)
@@ -99,7 +120,7 @@ async def build_recurring_dataset(schedule_id: str) -> dict[str, Any]:
         schedule = await read_schedule(store, schedule_id)
         context = FlowRunContext.get()
         flow_run = context.flow_run if context else None
-        if not schedule.active and flow_run is not None and flow_run.auto_scheduled:
+        if not schedule.active and await is_from_own_schedule(flow_run):
             logger.info("schedule %s is paused: this automatic run builds nothing", schedule_id)
             return {"skipped": True, "scheduleId": schedule_id}
         build_id = str(flow_run.id) if flow_run is not None else f"local-{uuid4().hex}"
