@@ -1,10 +1,397 @@
-"""Subcommands of `datagems` (filled in by their part)."""
+"""`datagems generate | resume | export`: make a dataset from the command line, through a Prefect flow.
+
+    datagems generate --instructions "Support tickets for a bank" --schema ticket.schema.json \\
+        --records 500 --out tickets.csv [--gateway http://127.0.0.1:8000/v1 --model m]
+
+The flow runs in this process against PREFECT_API_URL when set (the run shows in that UI), else
+against a temporary local Prefect server. Jobs live in the configured store (embedded SQLite by
+default), so a killed run finishes with `datagems resume JOB_ID`. Exit 0 when the job succeeded;
+otherwise one line on stderr says why.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+from datagems_core.errors import BadRequest, ConfigError, DatagemsError, SchemaError
+from datagems_core.exports import export_to_path, format_for_path
+from datagems_core.files.base import FileStore
+from datagems_core.files.factory import open_file_store
+from datagems_core.generation import describe_error
+from datagems_core.inference.gateway import GatewayConfig
+from datagems_core.jobs import (
+    InferenceChoice,
+    Job,
+    clear_cancel,
+    create_job,
+    read_details,
+    read_job,
+    read_shards,
+    sum_shards,
+)
+from datagems_core.schemas import sanitize_schema, validate_schema
+from datagems_core.settings import Settings, get_settings
+from datagems_core.shards import peers_for
+from datagems_core.store.base import KVStore
+from datagems_core.store.factory import open_store
+
+CLI_OWNER = "admin"
+POLL_SECONDS = 0.5
+_stderr = Console(stderr=True, highlight=False)
+
+
+def _say(line: str) -> None:
+    """One plain line on stderr (never wrapped)."""
+    typer.echo(line, err=True)
+
+
+class CommandFailed(Exception):
+    """Ends the command with one line on stderr and a non-zero exit."""
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's subcommands to `app`."""
-    del app
+    """Add `generate`, `resume` and `export` to `app`."""
+    app.command("generate")(generate)
+    app.command("resume")(resume)
+    app.command("export")(export)
+
+
+def generate(
+    schema: Annotated[Path, typer.Option(help="JSON Schema of one record (a .json file)")],
+    records: Annotated[int, typer.Option(help="How many records to make")],
+    out: Annotated[Path, typer.Option(help="Output file: .json, .jsonl, .csv or .parquet")],
+    instructions: Annotated[str | None, typer.Option(help="What the dataset is about")] = None,
+    instructions_file: Annotated[Path | None, typer.Option(help="Read instructions here")] = None,
+    gateway: Annotated[str | None, typer.Option(help="Gateway base URL (default: mock)")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name sent to the gateway")] = None,
+    api_key_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding the gateway's API key")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Most calls in flight")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for per-record variations")] = None,
+    title: Annotated[
+        str | None, typer.Option(help="Job title (default: from instructions)")
+    ] = None,
+    dataset_mode: Annotated[bool, typer.Option(help="Labelled records for ML datasets")] = False,
+    resume: Annotated[str | None, typer.Option(help="Finish this job id instead")] = None,
+    verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines")] = False,
+) -> None:
+    """Make a dataset: one validated model call per record, written to --out."""
+    with _one_line_errors():
+        format_for_path(out)
+        settings = get_settings()
+        if resume:
+            _run_and_export(settings, resume, out, verbose=verbose)
+            return
+        text = _instructions(instructions, instructions_file)
+        if not 1 <= records <= settings.max_records_per_job:
+            raise BadRequest(
+                f"--records must be between 1 and {settings.max_records_per_job} "
+                "(DATAGEN_MAX_RECORDS_PER_JOB)"
+            )
+        choice = InferenceChoice(
+            base_url=gateway, model=model, api_key_env=api_key_env, concurrency=concurrency
+        )
+        _check_gateway(settings, choice)
+        job_id = asyncio.run(
+            _create(
+                settings,
+                _read_schema(schema),
+                text,
+                records,
+                choice,
+                seed,
+                title,
+                dataset_mode,
+                out,
+            )
+        )
+        _run_and_export(settings, job_id, out, verbose=verbose)
+
+
+def resume(
+    job_id: Annotated[str, typer.Argument(help="The job to finish")],
+    out: Annotated[Path | None, typer.Option(help="Output file (default: the job's)")] = None,
+    verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines")] = False,
+) -> None:
+    """Finish a job from its checkpoints (after a kill, a failure or a cancel)."""
+    with _one_line_errors():
+        if out is not None:
+            format_for_path(out)
+        _run_and_export(get_settings(), job_id, out, verbose=verbose)
+
+
+def export(
+    job_id: Annotated[str, typer.Argument(help="The job to export")],
+    out: Annotated[Path, typer.Option(help="Output file: .json, .jsonl, .csv or .parquet")],
+) -> None:
+    """Write a stored job's valid records to a file (partial data for unfinished jobs)."""
+    with _one_line_errors():
+        format_for_path(out)
+        job, written, failed = asyncio.run(_export(get_settings(), job_id, out))
+        note = "" if job.status == "succeeded" else f" (job is {job.status}: partial data)"
+        _say(f"wrote {written} records to {out}; {failed} failed left out{note}")
+
+
+@contextlib.contextmanager
+def _one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except (DatagemsError, CommandFailed) as exc:
+        message = exc.message if isinstance(exc, DatagemsError) else str(exc)
+        _say(f"error: {' '.join(message.split())}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        _say("interrupted: finish the job with `datagems resume JOB_ID`")
+        raise typer.Exit(130) from None
+
+
+def _instructions(text: str | None, path: Path | None) -> str:
+    if (text is None) == (path is None):
+        raise BadRequest(
+            "give the instructions with exactly one of --instructions or --instructions-file"
+        )
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise BadRequest(f"cannot read --instructions-file {path}: {exc.strerror}") from None
+    if not text or not text.strip():
+        raise BadRequest("the instructions are empty")
+    return text.strip()
+
+
+def _read_schema(path: Path) -> dict[str, Any]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BadRequest(f"cannot read --schema {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"{path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    schema, _ = sanitize_schema(raw)
+    validate_schema(schema)
+    return schema
+
+
+def _check_gateway(settings: Settings, choice: InferenceChoice) -> None:
+    """Refuse a malformed URL or a missing key variable before anything is written."""
+    if choice.api_key_env and not os.environ.get(choice.api_key_env):
+        raise ConfigError(f"--api-key-env {choice.api_key_env}: that variable is not set")
+    if choice.base_url:
+        GatewayConfig.from_settings(settings, base_url=choice.base_url, model=choice.model)
+
+
+async def _create(
+    settings: Settings,
+    schema: dict[str, Any],
+    instructions: str,
+    records: int,
+    choice: InferenceChoice,
+    seed: int | None,
+    title: str | None,
+    dataset_mode: bool,
+    out: Path,
+) -> str:
+    store, files = open_store(settings), open_file_store(settings)
+    try:
+        job = await create_job(
+            store,
+            files,
+            owner=CLI_OWNER,
+            title=title or _title_from(instructions),
+            description="made with `datagems generate`",
+            instructions=instructions,
+            schema=schema,
+            total_records=records,
+            peers=peers_for(settings),
+            dataset_mode=dataset_mode,
+            seed=seed,
+            inference=choice,
+            meta={"cliOut": str(out.resolve())},
+        )
+    finally:
+        await files.close()
+        await store.close()
+    _say(f"job {job.id}: {records} records; if stopped, finish it with `datagems resume {job.id}`")
+    return job.id
+
+
+def _title_from(instructions: str) -> str:
+    first = instructions.splitlines()[0]
+    return first if len(first) <= 60 else first[:59] + "…"
+
+
+def _run_and_export(settings: Settings, job_id: str, out: Path | None, *, verbose: bool) -> None:
+    with _prefect_api(settings):
+        _quiet_prefect_console(verbose)
+        job = asyncio.run(_run(settings, job_id, out))
+    if job.status != "succeeded":
+        reason = job.error or f"the job ended {job.status}"
+        raise CommandFailed(
+            f"job {job_id} {job.status}: {reason} ({job.total_ok} valid records kept; "
+            f"`datagems resume {job_id}` continues it)"
+        )
+
+
+async def _run(settings: Settings, job_id: str, out: Path | None) -> Job:
+    from flows.generate_dataset import generate_dataset  # imports Prefect: only when running
+
+    store, files = open_store(settings), open_file_store(settings)
+    try:
+        job = await read_job(store, job_id)
+        await clear_cancel(store, job_id)  # resuming a cancelled job means going on
+        target = out or _default_out(await read_details(files, job))
+        progress = _ProgressBar(job)
+        watcher = asyncio.create_task(progress.follow(store))
+        failure: Exception | None = None
+        try:
+            await generate_dataset(job_id)
+        except Exception as exc:  # the flow stored the reason on the job; report it from there
+            failure = exc
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await progress.refresh(store)
+            progress.stop()
+        job = await read_job(store, job_id)
+        if failure is not None and not job.is_finished:
+            raise CommandFailed(f"job {job_id} stopped: {describe_error(failure)}")
+        if job.status == "succeeded":
+            await _write(store, files, job, target)
+        return job
+    finally:
+        await files.close()
+        await store.close()
+
+
+def _default_out(details: Any) -> Path:
+    out = details.meta.get("cliOut")
+    if not isinstance(out, str):
+        raise BadRequest("this job was not made by `datagems generate`: give --out")
+    return Path(out)
+
+
+async def _write(store: KVStore, files: FileStore, job: Job, out: Path) -> tuple[int, int]:
+    summary = await export_to_path(store, files, job.id, out)
+    _say(f"wrote {summary.rows} records to {out} ({summary.failed} failed left out)")
+    return summary.rows, summary.failed
+
+
+async def _export(settings: Settings, job_id: str, out: Path) -> tuple[Job, int, int]:
+    store, files = open_store(settings), open_file_store(settings)
+    try:
+        job = await read_job(store, job_id)
+        summary = await export_to_path(store, files, job_id, out)
+        return job, summary.rows, summary.failed
+    finally:
+        await files.close()
+        await store.close()
+
+
+class _ProgressBar:
+    """ok, failed, records/s and ETA, read from the shard records while the flow runs."""
+
+    def __init__(self, job: Job) -> None:
+        self.job_id = job.id
+        self.total = job.total_records
+        self.start_done: int | None = None
+        self.started = time.monotonic()
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:>.0f}/{task.total:.0f}"),
+            TextColumn("ok {task.fields[ok]}  failed {task.fields[failed]}"),
+            TextColumn("{task.fields[rate]} rec/s"),
+            TimeRemainingColumn(),
+            console=_stderr,
+            transient=False,
+        )
+        self.task: TaskID = self.bar.add_task(job.title, total=self.total, ok=0, failed=0, rate="-")
+        self.bar.start()
+
+    async def follow(self, store: KVStore) -> None:
+        while True:
+            await self.refresh(store)
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def refresh(self, store: KVStore) -> None:
+        totals = sum_shards(await read_shards(store, self.job_id))
+        done = totals.done
+        if self.start_done is None:
+            self.start_done = done
+        elapsed = time.monotonic() - self.started
+        rate = (done - self.start_done) / elapsed if elapsed > 0 else 0.0
+        self.bar.update(
+            self.task,
+            completed=done,
+            ok=totals.total_ok,
+            failed=totals.total_failed,
+            rate=f"{rate:.1f}" if rate else "-",
+        )
+
+    def stop(self) -> None:
+        self.bar.stop()
+
+
+@contextlib.contextmanager
+def _prefect_api(settings: Settings) -> Iterator[None]:
+    """Use PREFECT_API_URL when set, else a temporary local Prefect server for this run."""
+    if os.environ.get("PREFECT_API_URL") or settings.prefect_api_url_raw:
+        yield
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from deployments.prefect_server import start_prefect_server
+
+    with tempfile.TemporaryDirectory(prefix="datagems-prefect-") as tmp:
+        _say("starting a temporary Prefect server (set PREFECT_API_URL to keep runs)")
+        server = start_prefect_server(
+            data_dir=Path(tmp), host="127.0.0.1", port=_free_port(), log_path=Path(tmp) / "log"
+        )
+        try:
+            with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+                try:
+                    yield
+                finally:  # send queued logs and events while the server can take them
+                    APILogWorker.drain_all(timeout=5)
+                    EventsWorker.drain_all(timeout=5)
+        finally:
+            server.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _quiet_prefect_console(verbose: bool) -> None:
+    """Prefect's console lines would break the one-line error promise; its API logs stay."""
+    if verbose:
+        return
+    from prefect.logging.configuration import setup_logging
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    setup_logging()
+    names = list(logging.root.manager.loggerDict)
+    for logger in [logging.getLogger(), *map(logging.getLogger, names)]:
+        for handler in logger.handlers:
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.setLevel(logging.CRITICAL + 1)

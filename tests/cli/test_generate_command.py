@@ -1,0 +1,196 @@
+"""`datagems generate | resume | export` as real processes against the session's Prefect server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from datagems_core.files.local import LocalFileStore
+from datagems_core.jobs import read_job, read_shards
+from datagems_core.store.sqlite import SqliteStore
+from datagems_core.stored_records import iter_result_chunks
+from tests.core.engine_factories import PERSON_SCHEMA
+from tests.support.processes import REPO
+
+CLI = [sys.executable, "-c", "from deployments.cli import main; main()"]
+JOB_LINE = re.compile(r"job (job_\d+_[0-9a-f]{6}):")
+
+
+@pytest.fixture
+def workdir(tmp_path, prefect_server):
+    (tmp_path / "person.schema.json").write_text(json.dumps(PERSON_SCHEMA))
+    return tmp_path
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """This test's environment (its data dir, the session's Prefect server) plus `extra`."""
+    return {**os.environ, "PYTHONPATH": str(REPO), **extra}
+
+
+def run_cli(args, *, cwd, env=None, timeout=180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        cwd=cwd,
+        env=env or cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def generate_args(out: str, records: int, *extra: str) -> list[str]:
+    return [
+        "generate",
+        "--instructions",
+        "Fictional customers of a software shop",
+        "--schema",
+        "person.schema.json",
+        "--records",
+        str(records),
+        "--out",
+        out,
+        *extra,
+    ]
+
+
+def stored_indices(data_dir: Path, job_id: str) -> Counter[int]:
+    async def read() -> Counter[int]:
+        store = SqliteStore(path=data_dir / "store.sqlite3")
+        files = LocalFileStore(root=data_dir / "files")
+        seen: Counter[int] = Counter()
+        try:
+            async for chunk in iter_result_chunks(store, files, job_id):
+                seen.update(r["index"] for r in chunk)
+        finally:
+            await store.close()
+        return seen
+
+    return asyncio.run(read())
+
+
+def progress_of(data_dir: Path, job_id: str) -> tuple[str, int]:
+    async def read() -> tuple[str, int]:
+        store = SqliteStore(path=data_dir / "store.sqlite3")
+        try:
+            job = await read_job(store, job_id)
+            shards = await read_shards(store, job_id)
+            return job.status, sum(s.generated_ok + s.generated_failed for s in shards)
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_generate_with_the_mock_writes_the_dataset(workdir, fmt):
+    result = run_cli(generate_args(f"people.{fmt}", 12), cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    frame = (pl.read_csv if fmt == "csv" else pl.read_parquet)(workdir / f"people.{fmt}")
+    assert frame.height == 12
+    assert set(frame.columns) == set(PERSON_SCHEMA["properties"])
+    assert "wrote 12 records" in result.stderr
+    job_id = JOB_LINE.search(result.stderr).group(1)
+
+    exported = run_cli(["export", job_id, "--out", "again.jsonl"], cwd=workdir)
+    assert exported.returncode == 0, exported.stderr
+    assert pl.read_ndjson(workdir / "again.jsonl").height == 12
+
+
+def test_a_bad_schema_fails_with_one_line_naming_the_json_path(workdir):
+    bad = dict(PERSON_SCHEMA, properties={"age": {"type": "integer", "minimum": "ten"}})
+    (workdir / "bad.json").write_text(json.dumps(bad))
+    args = generate_args("x.csv", 3)
+    args[args.index("person.schema.json")] = "bad.json"
+    result = run_cli(args, cwd=workdir)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "$.properties.age" in lines[0]
+
+
+def test_an_unknown_output_extension_is_refused_in_one_line(workdir):
+    result = run_cli(generate_args("people.xlsx", 3), cwd=workdir)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: cannot tell the export format from 'people.xlsx': use a file name ending in "
+        ".json, .jsonl, .csv or .parquet"
+    ]
+
+
+def test_an_unreachable_gateway_exits_non_zero_with_the_reason(workdir):
+    env = cli_env(DATAGEMS_INFERENCE_MAX_ATTEMPTS="1")
+    result = run_cli(
+        generate_args("x.csv", 3, "--gateway", "http://127.0.0.1:9/v1", "--model", "m"),
+        cwd=workdir,
+        env=env,
+    )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: job ") and "InferenceUnreachable" in last
+    assert "Traceback" not in result.stderr
+
+
+def test_a_killed_run_resumes_with_no_duplicate_and_at_most_k_redone(workdir, fake_gateway):
+    k, concurrency, total = 10, 4, 150
+    fake_gateway.configure(latency_ms=40)
+    data_dir = Path(os.environ["DATAGEMS_DATA_DIR"])
+    env = cli_env(DATAGEN_UPDATE_EVERY_K_REQUESTS=str(k))
+    args = generate_args(
+        "people.jsonl",
+        total,
+        "--gateway",
+        fake_gateway.openai_base,
+        "--model",
+        "fake",
+        "--concurrency",
+        str(concurrency),
+    )
+    process = subprocess.Popen(
+        [*CLI, *args],
+        cwd=workdir,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    job_id = JOB_LINE.search(process.stderr.readline()).group(1)
+    deadline = time.monotonic() + 120
+    while progress_of(data_dir, job_id)[1] < total * 0.6:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    process.kill()  # kill -9
+    process.wait()
+    process.stderr.close()
+    status, committed = progress_of(data_dir, job_id)
+    assert status == "running" and committed < total
+    sent_before = fake_gateway.stats()["requests"]
+
+    result = run_cli(["resume", job_id], cwd=workdir, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert stored_indices(data_dir, job_id) == Counter(range(total))
+    assert pl.read_ndjson(workdir / "people.jsonl").height == total
+    requests = fake_gateway.stats()["requests"]
+    assert requests - sent_before == total - committed  # the resume redoes only what was lost
+    # Lost to the kill: finished but not yet committed (< K) and in flight (<= concurrency).
+    assert sent_before - committed <= k + concurrency
+
+
+def test_generate_keeps_its_state_in_cstore_and_r1fs(workdir, ratio1_node):
+    env = cli_env(EE_CHAINSTORE_API_URL=ratio1_node.url, EE_R1FS_API_URL=ratio1_node.url)
+    before = ratio1_node.requests()
+    result = run_cli(generate_args("people.json", 6), cwd=workdir, env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads((workdir / "people.json").read_text())) == 6
+    assert ratio1_node.requests() > before
+    job_id = JOB_LINE.search(result.stderr).group(1)
+    assert any(job_id in str(value) for value in ratio1_node.state()["cstore"].values())
