@@ -15,8 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import SecretStr
 
@@ -35,6 +34,7 @@ from datagems_core.jobs import (
     read_job,
     read_shard,
 )
+from datagems_core.profiles import resolve_profile
 from datagems_core.records import RecordResult, RecordSpec, open_record_maker
 from datagems_core.settings import Settings
 from datagems_core.store.base import KVStore
@@ -72,36 +72,52 @@ def describe_error(exc: BaseException) -> str:
 
 
 def gateway_from_choice(settings: Settings, choice: InferenceChoice) -> GatewayConfig | None:
-    """The gateway a job asked for; its key comes from this process' environment, never the job."""
+    """The gateway of a choice without a profile; its key comes from this process' environment
+    (`apiKeyEnv`, the CLI's way), never from the job. None means the built-in mock."""
     if choice.profile_id:
-        raise ConfigError(
-            f"the job uses inference profile {choice.profile_id}, which needs a profile resolver"
-        )
-    api_key: SecretStr | None = None
+        raise ConfigError(f"inference profile {choice.profile_id} needs `resolve_gateway`")
+    return GatewayConfig.from_settings(settings, **_choice_overrides(choice))
+
+
+def _choice_overrides(choice: InferenceChoice) -> dict[str, Any]:
+    overrides: dict[str, Any] = {
+        "base_url": choice.base_url,
+        "path": choice.path,
+        "flavour": choice.flavour,
+        "model": choice.model,
+        "parameters": choice.parameters or None,
+        "concurrency": choice.concurrency,
+    }
     if choice.api_key_env:
         value = os.environ.get(choice.api_key_env, "")
         if not value:
             raise ConfigError(
                 f"the job reads its API key from ${choice.api_key_env}, which is not set here"
             )
-        api_key = SecretStr(value)
-    return GatewayConfig.from_settings(
-        settings,
-        base_url=choice.base_url,
-        path=choice.path,
-        flavour=choice.flavour,
-        model=choice.model,
-        parameters=choice.parameters or None,
-        api_key=api_key,
-        concurrency=choice.concurrency,
+        overrides["api_key"] = SecretStr(value)
+    return overrides
+
+
+async def resolve_gateway(
+    store: KVStore, settings: Settings, details: JobDetails
+) -> GatewayConfig | None:
+    """The gateway the job asked for, resolved when it runs: keys are never part of a job.
+
+    A profile is the owner's saved gateway, its key decrypted now (so a rotated key applies
+    to queued jobs); otherwise as `gateway_from_choice`.
+    """
+    choice = details.inference
+    if not choice.profile_id:
+        return gateway_from_choice(settings, choice)
+    profile = await resolve_profile(store, settings, details.owner, choice.profile_id)
+    overrides = _choice_overrides(choice)
+    overrides.update(
+        base_url=profile.base_url,
+        path=choice.path or profile.path,
+        model=choice.model or profile.model,
+        api_key=profile.api_key,
     )
-
-
-@dataclass
-class ShardContext:
-    job: Job
-    details: JobDetails
-    shard: Shard
+    return GatewayConfig.from_settings(settings, **overrides)
 
 
 async def run_shard(
@@ -114,7 +130,7 @@ async def run_shard(
     runner: UnitRunner = run_records,
     unit_size: int = 1,
     on_checkpoint: CheckpointHook | None = None,
-    resolve_gateway: GatewayResolver | None = None,
+    gateway_resolver: GatewayResolver | None = None,
     flow_run_id: str | None = None,
 ) -> Shard:
     """Make (or finish) the shard's records for the job's current pass; returns the final record.
@@ -142,10 +158,10 @@ async def run_shard(
     if progress.is_complete:
         return await _finish(store, job_id, progress, "succeeded", None)
     try:
-        if resolve_gateway is not None:
-            gateway = await resolve_gateway(details)
+        if gateway_resolver is not None:
+            gateway = await gateway_resolver(details)
         else:
-            gateway = gateway_from_choice(settings, details.inference)
+            gateway = await resolve_gateway(store, settings, details)
         spec = RecordSpec(
             instructions=details.instructions,
             schema=details.json_schema,

@@ -231,3 +231,34 @@ async def test_record_failures_are_counted_and_retry_regenerates_only_them(store
     chunks = [r async for c in iter_result_chunks(store, files, job.id) for r in c]
     assert [r["index"] for r in chunks] == list(range(30))
     assert all(r["ok"] for r in chunks)
+
+
+async def test_a_profile_job_gets_its_key_at_run_time_and_never_stores_it(
+    store, tmp_path, fake_gateway
+):
+    from pydantic import SecretStr
+
+    from datagems_core.profiles import ProfileChange, read_profiles, upsert_profile
+
+    fake_gateway.configure(api_key="sk-profile-secret")
+    files = make_files(tmp_path)
+    settings = make_settings(tmp_path, allowed_inference_hosts="127.0.0.1")
+    change = ProfileChange(
+        name="mine",
+        base_url=fake_gateway.openai_base,
+        api_key=SecretStr("sk-profile-secret"),
+        model="fake",
+    )
+    await upsert_profile(store, settings, "alice", change)
+    profiles, _ = await read_profiles(store, "alice")
+    choice = InferenceChoice(profile_id=str(profiles[0]["id"]))
+    job = await make_job(store, files, total_records=4, inference=choice)
+
+    shard = await run_shard(
+        store=store, files=files, settings=settings, job_id=job.id, shard_key="local"
+    )
+
+    assert (shard.status, shard.generated_ok) == ("succeeded", 4)
+    assert fake_gateway.stats()["by_outcome"] == {"ok": 4}
+    assert "sk-profile-secret" not in (await files.get_bytes(job.job_details_cid)).decode()
+    assert "sk-profile-secret" not in str(await store.hgetall(f"datagen:job:{job.id}:peers"))
