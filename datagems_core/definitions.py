@@ -67,23 +67,24 @@ async def check_inference(
 async def gateway_for(
     store: KVStore, settings: Settings, owner: str, choice: InferenceChoice
 ) -> GatewayConfig | None:
-    """The gateway `owner`'s choice points at, key included; None for the built-in mock."""
-    overrides: dict[str, Any] = {
+    """The gateway `owner`'s choice points at (for drafting a schema), key included; None for
+    the built-in mock. Jobs resolve theirs when they run (`generation.resolve_gateway`)."""
+    given: dict[str, Any] = {
         "model": choice.model,
         "parameters": choice.parameters or None,
         "concurrency": choice.concurrency,
     }
-    if choice.profile_id:
-        try:
-            profile = await resolve_profile(store, settings, owner, choice.profile_id)
-        except NotFound:
-            raise BadRequest(
-                f"inference.profileId: no inference profile {choice.profile_id!r}; "
-                "pick one of your saved profiles (GET /api/user/settings)",
-                details={"field": "inference.profileId"},
-            ) from None
-        overrides = {**profile.gateway_overrides(), **overrides}
-        overrides["model"] = choice.model or profile.model
+    if not choice.profile_id:
+        return GatewayConfig.from_settings(settings, **given)
+    try:
+        profile = await resolve_profile(store, settings, owner, choice.profile_id)
+    except NotFound:
+        raise BadRequest(
+            f"inference.profileId: no inference profile {choice.profile_id!r}; "
+            "pick one of your saved profiles (GET /api/user/settings)",
+            details={"field": "inference.profileId"},
+        ) from None
+    overrides = {**profile.gateway_overrides(), **given, "model": choice.model or profile.model}
     return GatewayConfig.from_settings(settings, **overrides)
 
 

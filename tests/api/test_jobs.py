@@ -3,12 +3,17 @@ export. The FlowRunner is a fake here; tests/e2e crosses the real Prefect bounda
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 
 import polars as pl
 import pytest
 
+from datagems_core.definitions import gateway_for
+from datagems_core.files.local import LocalFileStore
+from datagems_core.generation import resolve_gateway
+from datagems_core.jobs import InferenceChoice, read_details
 from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
 from tests.support.api_fixtures import CSRF
 
@@ -331,3 +336,41 @@ def test_delete_job_removes_it(api):
     assert response.status_code == 200 and response.json() == {"ok": True}
     assert api.alice.get(f"/api/jobs/{job['id']}").status_code == 404
     assert job["id"] not in {j["id"] for j in api.alice.get("/api/jobs").json()["jobs"]}
+
+
+def test_profile_jobs_draft_on_the_users_own_gateway(tmp_path, fake_gateway):
+    harness, runner = start_jobs_harness(tmp_path, allowed_inference_hosts="127.0.0.1")
+    with harness.stack:
+        fake_gateway.configure(api_key="sk-users-own-key")
+        saved = harness.alice.post(
+            "/api/user/settings",
+            json={
+                "name": "mine",
+                "baseUrl": fake_gateway.openai_base,
+                "apiKey": "sk-users-own-key",
+                "model": "tiny-1",
+                "setActive": True,
+            },
+            headers=CSRF,
+        ).json()
+        profile_id = saved["profiles"][0]["id"]
+        draft = _draft(harness.alice, inference={"profileId": profile_id})
+        assert fake_gateway.stats()["requests"] == 1  # drafted by the profile's gateway, key sent
+        assert fake_gateway.stats()["bodies"][0]["model"] == "tiny-1"
+        job = _create(harness.alice, draftToken=draft["draftToken"], totalRecords=3)
+        assert job.status_code == 201, job.text
+        started = runner.started[-1]
+        assert job.json()["job"]["id"] == started.id
+        details = harness.alice.get(f"/api/jobs/{started.id}").json()["details"]
+        assert details["inference"]["profileId"] == profile_id
+        assert "sk-users-own-key" not in json.dumps(details)  # keys never leave the profile
+        # What the engine resolves when the job runs: the profile's gateway, key and model.
+        files = LocalFileStore(root=harness.settings.data_dir / "files")
+        job_details = asyncio.run(read_details(files, started))
+        gateway = asyncio.run(resolve_gateway(harness.store, harness.settings, job_details))
+        assert gateway is not None and gateway.base_url == fake_gateway.openai_base
+        assert gateway.api_key.get_secret_value() == "sk-users-own-key"
+        assert gateway.model == "tiny-1"
+        choice = InferenceChoice(profile_id=profile_id, concurrency=3)
+        drafting = asyncio.run(gateway_for(harness.store, harness.settings, "alice", choice))
+        assert (drafting.base_url, drafting.concurrency) == (fake_gateway.openai_base, 3)
