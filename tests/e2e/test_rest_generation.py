@@ -15,9 +15,11 @@ from uuid import UUID
 import httpx
 import polars as pl
 
+from api import flow_runner
 from api.flow_runner import resume_unfinished_jobs
 from tests.api.flow_runner_fake import PEOPLE_SCHEMA
 from tests.e2e.conftest import Stack, wait_for
+from tests.support.processes import free_port
 
 READERS = {
     "json": lambda data: pl.DataFrame(json.load(data)),
@@ -223,6 +225,38 @@ def test_a_schedule_is_a_prefect_schedule_that_builds_new_versions(stack, client
 
     assert client.delete(f"/api/schedules/{schedule['id']}").status_code == 200
     assert prefect_schedule() is None
+
+
+def test_the_api_says_clearly_when_no_deployment_is_served(stack, client, monkeypatch):
+    monkeypatch.setattr(flow_runner, "GENERATE_DEPLOYMENT", "generate-dataset/nowhere")
+    response = client.post(
+        "/api/jobs",
+        json={"title": "P", "instructions": "x", "schema": PEOPLE_SCHEMA, "totalRecords": 2},
+    )
+    assert response.status_code == 503
+    body = response.json()
+    assert "generate-dataset/nowhere" in body["error"] and "datagems up" in body["error"]
+    assert body["details"]["job"]["status"] == "failed"
+
+    dead = f"http://127.0.0.1:{free_port()}/api"
+    client.app.dependency_overrides[flow_runner.get_flow_runner] = lambda: (
+        flow_runner.PrefectFlowRunner(api_url=dead)
+    )
+    try:
+        response = client.post(
+            "/api/schedules",
+            json={
+                "title": "P",
+                "instructions": "x",
+                "schema": PEOPLE_SCHEMA,
+                "totalRecords": 2,
+                "cron": "0 * * * *",
+            },
+        )
+    finally:
+        client.app.dependency_overrides.clear()
+    assert response.status_code == 503
+    assert dead in response.json()["error"] and "datagems up" in response.json()["error"]
 
 
 def test_a_job_survives_the_runner_being_killed(stack, client, gateway):
