@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentUser, FileStoreDep, KVStoreDep, Principal, SettingsDep
-from api.flow_runner import FlowRunnerDep, start_job_run
+from api.flow_runner import FlowRunner, FlowRunnerDep, start_job_run
 from api.job_schemas import (
     JobCreate,
     JobPublic,
@@ -205,18 +205,20 @@ async def cancel_job(
     """Stop the job; what it made so far is kept (and exportable)."""
     job = await read_visible_job(store, user, job_id)
     job = await request_cancel(store, job.id, by=user.username)
-    warnings: list[str] = []
-    if job.flow_run_id:
-        try:
-            await runner.cancel_flow_run(job.flow_run_id)
-        except ServiceUnavailable as exc:
-            # The cancel request is saved: the run stops at its next checkpoint all the same.
-            log.warning("job %s: could not cancel flow run %s: %s", job.id, job.flow_run_id, exc)
-            warnings.append(
-                f"the flow run could not be told to stop ({exc.message}); "
-                "the job stops at its next checkpoint"
-            )
+    problem = await _stop_run(runner, job) if job.flow_run_id else None
+    warnings = [f"{problem}; the job stops at its next checkpoint"] if problem else []
     return JobPublic(job=job.to_record(), warnings=warnings)
+
+
+async def _stop_run(runner: FlowRunner, job: Job) -> str | None:
+    """Tell Prefect to stop the job's run; what went wrong, if it could not (the job's own cancel
+    request or deletion still stops the run when it next looks)."""
+    try:
+        await runner.cancel_flow_run(str(job.flow_run_id))
+    except ServiceUnavailable as exc:
+        log.warning("job %s: could not cancel flow run %s: %s", job.id, job.flow_run_id, exc)
+        return f"the flow run could not be told to stop ({exc.message})"
+    return None
 
 
 @router.post("/{job_id}/retry")
@@ -231,9 +233,14 @@ async def retry_job(
 
 
 @router.delete("/{job_id}")
-async def delete_job_route(job_id: str, user: CurrentUser, store: KVStoreDep) -> Ok:
-    await read_visible_job(store, user, job_id)
+async def delete_job_route(
+    job_id: str, user: CurrentUser, store: KVStoreDep, runner: FlowRunnerDep
+) -> Ok:
+    """Remove a job that is not running (cancel it first); a queued job's run is called off."""
+    job = await read_visible_job(store, user, job_id)
     await delete_job(store, job_id)
+    if job.status == "queued" and job.flow_run_id:
+        await _stop_run(runner, job)
     return Ok()
 
 

@@ -374,3 +374,11 @@ def test_profile_jobs_draft_on_the_users_own_gateway(tmp_path, fake_gateway):
         choice = InferenceChoice(profile_id=profile_id, concurrency=3)
         drafting = asyncio.run(gateway_for(harness.store, harness.settings, "alice", choice))
         assert (drafting.base_url, drafting.concurrency) == (fake_gateway.openai_base, 3)
+
+
+def test_delete_a_queued_job_calls_off_its_run(api, runner):
+    job = _people_job(api.alice, total=2)
+    response = api.alice.delete(f"/api/jobs/{job['id']}", headers=CSRF)
+    assert response.status_code == 200
+    assert runner.cancelled[-1] == job["flowRunId"]
+    assert api.alice.get(f"/api/jobs/{job['id']}").status_code == 404
