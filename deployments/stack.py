@@ -1,0 +1,357 @@
+"""`datagems up`: the whole service on one machine, as child processes that stop together.
+
+    stack = Stack(settings=get_settings())
+    stack.start()      # Prefect server, runner, API; prints the URLs
+    stack.wait()       # until Ctrl-C / SIGTERM or a child exits
+    stack.stop()
+
+Each child runs in its own process group, so stopping reaches every process it started and the
+terminal's Ctrl-C reaches only this process, which then stops the children in order: the API, the
+runner (killed with its flow runs, whose runs are marked Crashed so the next start resumes their
+jobs), then the Prefect server. Everything lives in the data dir, so a second `datagems up` keeps
+all jobs, users and Prefect history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+import time
+from types import FrameType
+from typing import IO, TextIO
+
+import httpx
+from prefect.client.schemas.objects import DeploymentStatus
+from prefect.exceptions import ObjectNotFound
+
+from datagems_core.environment import read_environment
+from datagems_core.errors import ConfigError, DatagemsError, ServiceUnavailable
+from datagems_core.settings import DEV_ADMIN_PASSWORD, Settings
+from deployments.orphan_runs import crash_orphaned_runs, prefect_client
+from deployments.prefect_server import (
+    PrefectServer,
+    client_environment,
+    start_prefect_server,
+    stop_process_group,
+    wait_until_healthy,
+)
+from deployments.runner import project_file, read_deployment_specs
+
+READY_TIMEOUT_SECONDS = 90.0
+STOP_TIMEOUT_SECONDS = 15.0
+GENERATE_DEPLOYMENT = "generate-dataset/default"
+
+
+class Stack:
+    """The Prefect server (unless PREFECT_API_URL names one), the runner and the API."""
+
+    def __init__(self, *, settings: Settings, out: TextIO = sys.stdout) -> None:
+        self.settings = settings
+        self.out = out
+        self.data_dir = settings.data_dir.resolve()
+        self.log_dir = self.data_dir / "logs"
+        self.project_file = project_file(settings)
+        self.server: PrefectServer | None = None
+        self.runner: subprocess.Popen[bytes] | None = None
+        self.api: subprocess.Popen[bytes] | None = None
+        self.api_url = settings.prefect_api_url
+        self._logs: list[IO[bytes]] = []
+
+    @property
+    def serves_deployments(self) -> bool:
+        return not self.settings.disable_worker
+
+    def start(self) -> None:
+        """Start everything and return once it all answers; on any failure stop what started."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._check_port_free(self.settings.app_host, self.settings.app_port, "DATAGEN_APP_PORT")
+        self._start_prefect()
+        if self.serves_deployments:
+            asyncio.run(crash_orphaned_runs(self.api_url))
+        # Resume before the runner polls when the deployment is known, so no run is picked up
+        # while it is being judged stale; on a first start there is no run to judge.
+        resumed_early = self._deployment_exists() and self._resume_jobs()
+        if self.serves_deployments:
+            self._start_runner()
+        if not resumed_early:
+            self._resume_jobs()
+        self._start_api()
+        self._print_banner()
+
+    def _start_prefect(self) -> None:
+        if self.settings.prefect_api_url_raw:
+            self.say(f"Using the Prefect server at {self.api_url}")
+            wait_until_healthy(self.api_url, READY_TIMEOUT_SECONDS)
+            return
+        host, port = self.settings.prefect_host, self.settings.prefect_port
+        self._check_port_free(host, port, "DATAGEMS_PREFECT_PORT")
+        self.say(f"Starting the Prefect server on {host}:{port} ...")
+        self.server = start_prefect_server(
+            data_dir=self.data_dir,
+            host=host,
+            port=port,
+            log_path=self.log_dir / "prefect-server.log",
+            timeout=READY_TIMEOUT_SECONDS,
+        )
+        self.api_url = self.server.api_url
+
+    def _child_env(self) -> dict[str, str]:
+        # `.env` under the real environment, so children read the settings this process read,
+        # with an absolute data dir because the runner works from the project directory.
+        env = read_environment()
+        env.update(client_environment(self.api_url))
+        env["DATAGEMS_DATA_DIR"] = str(self.data_dir)
+        env.setdefault("PREFECT_HOME", str(self.data_dir / "prefect"))
+        return env
+
+    def _start_runner(self) -> None:
+        specs = read_deployment_specs(self.project_file)
+        log = self._open_log("runner.log")
+        self.say("Starting the runner for prefect.yaml's deployments ...")
+        self.runner = subprocess.Popen(
+            [sys.executable, "-m", "deployments.runner", "--project-file", str(self.project_file)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self._child_env(),
+            start_new_session=True,
+        )
+        entrypoints = {spec.entrypoint for spec in specs}
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while not asyncio.run(self._all_served(entrypoints)):
+            self._check_alive(self.runner, "the runner", "runner.log")
+            if time.monotonic() > deadline:
+                raise ServiceUnavailable(
+                    f"the runner did not serve prefect.yaml's deployments within "
+                    f"{READY_TIMEOUT_SECONDS:.0f}s; see {self.log_dir / 'runner.log'}"
+                )
+            time.sleep(0.3)
+
+    async def _all_served(self, entrypoints: set[str]) -> bool:
+        async with prefect_client(self.api_url) as client:
+            deployments = await client.read_deployments()
+        ready = {
+            d.entrypoint
+            for d in deployments
+            if d.entrypoint in entrypoints and d.status == DeploymentStatus.READY
+        }
+        return ready == entrypoints
+
+    def _deployment_exists(self) -> bool:
+        async def exists() -> bool:
+            async with prefect_client(self.api_url) as client:
+                try:
+                    await client.read_deployment_by_name(GENERATE_DEPLOYMENT)
+                except ObjectNotFound:
+                    return False
+            return True
+
+        return asyncio.run(exists())
+
+    def _resume_jobs(self) -> bool:
+        from api.flow_runner import resume_unfinished_jobs
+
+        settings = self.settings.model_copy(update={"prefect_api_url_raw": self.api_url})
+        resumed = asyncio.run(resume_unfinished_jobs(settings))
+        if resumed:
+            ids = ", ".join(job.id for job in resumed)
+            self.say(f"Resumed {len(resumed)} unfinished job(s) from their checkpoints: {ids}")
+        return True
+
+    def _start_api(self) -> None:
+        host, port = self.settings.app_host, self.settings.app_port
+        self.say(f"Starting the API on {host}:{port} ...")
+        self.api = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.main:create_app",
+                "--factory",
+                "--host",
+                host,
+                "--port",
+                str(port),
+            ],
+            stdin=subprocess.DEVNULL,
+            env=self._child_env(),
+            start_new_session=True,
+        )
+        health = f"http://{_connect_host(host)}:{port}/api/health"
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while True:
+            self._check_alive(self.api, "the API", None)
+            try:
+                if httpx.get(health, timeout=2).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise ServiceUnavailable(f"the API did not answer at {health} within 90s")
+            time.sleep(0.2)
+
+    def wait(self) -> int:
+        """Block until a child exits on its own (returns 1) or Ctrl-C/SIGTERM (returns 0)."""
+        children = {"the API": self.api, "the runner": self.runner}
+        try:
+            while True:
+                for name, child in children.items():
+                    if child is not None and child.poll() is not None:
+                        self.say(f"{name} exited with code {child.returncode}; stopping")
+                        return 1
+                if self.server is not None and not self.server.is_running():
+                    self.say("the Prefect server exited; stopping")
+                    return 1
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            return 0
+
+    def stop(self) -> None:
+        """Stop the API, then the runner and its flow runs, then the Prefect server."""
+        if self.api is not None:
+            stop_process_group(self.api, timeout=STOP_TIMEOUT_SECONDS)
+        if self.runner is not None:
+            # Killed, not stopped gracefully: a graceful runner stop cancels its flow runs,
+            # which would end their jobs as cancelled instead of resuming them.
+            stop_process_group(self.runner, timeout=0)
+            self._crash_orphans_on_stop()
+        if self.server is not None:
+            self.server.stop()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+
+    def _crash_orphans_on_stop(self) -> None:
+        try:
+            asyncio.run(crash_orphaned_runs(self.api_url))
+        except DatagemsError as exc:
+            # Not fatal: the next start marks them again before resuming their jobs.
+            self.say(f"could not mark the interrupted flow runs Crashed: {exc.message}")
+
+    def _print_banner(self) -> None:
+        settings = self.settings
+        if settings.is_production or (
+            settings.bootstrap_admin_password.get_secret_value() != DEV_ADMIN_PASSWORD
+        ):
+            sign_in = "admin / the password in R1EN_CSTORE_AUTH_BOOTSTRAP_ADMIN_PWD"
+        else:
+            sign_in = "admin / admin (development credentials)"
+        if settings.mock_cstore:
+            sign_in += "; test_user / testtest"
+        runner = (
+            "runner serving prefect.yaml" if self.runner else "no runner (DATAGEN_DISABLE_WORKER)"
+        )
+        lines = [
+            "",
+            "DataGems is up.",
+            f"  API and web pages  {settings.app_url}",
+            f"  Prefect UI         {self.api_url.removesuffix('/api')}",
+            f"  Sign in            {sign_in}",
+            f"  Jobs run by        {runner}",
+            f"  Data               {self.data_dir} (logs in {self.log_dir})",
+            "Press Ctrl-C to stop.",
+            "",
+        ]
+        self.say("\n".join(lines))
+
+    def _check_alive(
+        self, process: subprocess.Popen[bytes], name: str, log_name: str | None
+    ) -> None:
+        if process.poll() is not None:
+            where = f"; see {self.log_dir / log_name}" if log_name else " (its output is above)"
+            raise ServiceUnavailable(f"{name} exited with code {process.returncode}{where}")
+
+    def _check_port_free(self, host: str, port: int, setting: str) -> None:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError as exc:
+                raise ConfigError(
+                    f"{host}:{port} is not available ({exc.strerror}): is DataGems already "
+                    f"running? Stop it or choose another port with {setting}"
+                ) from None
+
+    def _open_log(self, name: str) -> IO[bytes]:
+        log = (self.log_dir / name).open("ab")
+        self._logs.append(log)
+        return log
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+
+def _connect_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    del signum, frame
+    raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> None:
+    # SIGINT explicitly too: a shell starting us in the background leaves it ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _raise_keyboard_interrupt)
+
+
+def run_up(settings: Settings) -> int:
+    """`datagems up`: start the stack, wait for Ctrl-C or SIGTERM, stop it; the exit code."""
+    _stop_on_signals()
+    stack = Stack(settings=settings)
+    try:
+        stack.start()
+    except KeyboardInterrupt:
+        return 130
+    try:
+        code = stack.wait()
+    finally:
+        # A second Ctrl-C must not cut the stopping short and leave children behind.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        stack.say("Stopping DataGems ...")
+        stack.stop()
+    stack.say("Stopped.")
+    return code
+
+
+def run_server(settings: Settings, *, out: TextIO = sys.stdout) -> int:
+    """`datagems server`: only the Prefect server, in the data dir, until Ctrl-C or SIGTERM."""
+    _stop_on_signals()
+    data_dir = settings.data_dir.resolve()
+    try:
+        server = start_prefect_server(
+            data_dir=data_dir,
+            host=settings.prefect_host,
+            port=settings.prefect_port,
+            log_path=data_dir / "logs" / "prefect-server.log",
+            timeout=READY_TIMEOUT_SECONDS,
+        )
+    except KeyboardInterrupt:
+        return 130
+    print(
+        f"Prefect server ready: UI {server.ui_url}, API {server.api_url}\n"
+        f"Clients: export PREFECT_API_URL={server.api_url}\nPress Ctrl-C to stop.",
+        file=out,
+        flush=True,
+    )
+    try:
+        while server.is_running():
+            time.sleep(0.5)
+        print(f"the Prefect server exited; see {server.log_path}", file=out)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()

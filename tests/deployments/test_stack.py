@@ -1,0 +1,79 @@
+"""`datagems up`: the Prefect server, the runner and the API start, answer, and stop together."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.objects import DeploymentStatus
+
+from tests.support.processes import free_port
+
+DATAGEMS = str(Path(sys.executable).parent / "datagems")
+
+
+def _wait_for_banner(process: subprocess.Popen[bytes], log_path: Path) -> str:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        text = log_path.read_text(errors="replace")
+        if "Press Ctrl-C to stop." in text:
+            return text
+        assert process.poll() is None, text
+        time.sleep(0.2)
+    raise AssertionError(f"`datagems up` was not ready in time:\n{log_path.read_text()}")
+
+
+async def _served(api_url: str) -> dict[str, DeploymentStatus | None]:
+    async with PrefectClient(api_url) as client:
+        deployments = await client.read_deployments()
+    return {d.entrypoint or "": d.status for d in deployments}
+
+
+def test_up_starts_server_runner_and_api_and_stops_every_process_on_ctrl_c(tmp_path):
+    prefect_port, app_port = free_port(), free_port()
+    data_dir = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {
+        "DATAGEMS_DATA_DIR": str(data_dir),
+        "DATAGEMS_PREFECT_PORT": str(prefect_port),
+        "DATAGEN_APP_PORT": str(app_port),
+        "DATAGEN_APP_HOST": "127.0.0.1",
+    }
+    log_path = tmp_path / "up.log"
+    with log_path.open("wb") as log:
+        up = subprocess.Popen(
+            [DATAGEMS, "up"], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path
+        )
+    try:
+        banner = _wait_for_banner(up, log_path)
+        tree = [up, *psutil.Process(up.pid).children(recursive=True)]
+
+        assert f"http://127.0.0.1:{app_port}" in banner
+        assert f"http://127.0.0.1:{prefect_port}" in banner
+        assert "admin / admin" in banner
+        assert httpx.get(f"http://127.0.0.1:{app_port}/api/health").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{prefect_port}/api/health").json() is True
+        served = asyncio.run(_served(f"http://127.0.0.1:{prefect_port}/api"))
+        assert served["flows/generate_dataset.py:generate_dataset"] == DeploymentStatus.READY
+        assert served["flows/build_recurring_dataset.py:build_recurring_dataset"] == (
+            DeploymentStatus.READY
+        )
+        assert (data_dir / "prefect" / "prefect.db").is_file()
+
+        up.send_signal(signal.SIGINT)
+        assert up.wait(60) == 0, log_path.read_text()
+        _, alive = psutil.wait_procs(tree, timeout=10)
+        assert [p.pid for p in alive] == [], log_path.read_text()
+        assert "Stopped." in log_path.read_text()
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
