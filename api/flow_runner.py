@@ -73,8 +73,9 @@ class FlowRunner(Protocol):
         """Start a run of `generate-dataset` for the job's current pass; returns its flow run id."""
         ...
 
-    async def resume_job(self, job: Job) -> str:
-        """Run an unfinished job again after its runner stopped; returns the run that will."""
+    async def resume_job(self, job: Job) -> str | None:
+        """Run an unfinished job again after its runner stopped; returns the run that will, or
+        None when the job is left to a run outside any deployment (`datagems generate`)."""
         ...
 
     async def cancel_flow_run(self, flow_run_id: str) -> None: ...
@@ -152,17 +153,20 @@ class PrefectFlowRunner:
             )
         return str(flow_run.id)
 
-    async def resume_job(self, job: Job) -> str:
+    async def resume_job(self, job: Job) -> str | None:
         """Call only where no other runner may still be running the job (`datagems up` on the
         machine that runs jobs). A run that has not started yet is kept (a runner picks it up);
         one left Pending or Running by a dead runner is marked Crashed and a new run resumes the
-        job from its checkpoints."""
+        job from its checkpoints. An unfinished run started outside any deployment (the CLI's
+        in-process run, which `datagems resume` finishes) is left alone."""
         async with self._client() as client:
             previous = await self._read_run(client, job.flow_run_id)
             state = previous.state if previous else None
             if previous is not None and state is not None:
                 if state.is_scheduled():
                     return str(previous.id)
+                if not state.is_final() and previous.deployment_id is None:
+                    return None
                 if not state.is_final():
                     await client.set_flow_run_state(
                         previous.id,
@@ -317,6 +321,9 @@ async def resume_unfinished_jobs(settings: Settings) -> list[Job]:
                 flow_run_id = await runner.resume_job(job)
             except ServiceUnavailable as exc:
                 log.error("could not resume job %s: %s", job.id, exc.message)
+                continue
+            if flow_run_id is None:
+                log.info("job %s is left to its own run (finish it with `datagems resume`)", job.id)
                 continue
             resumed.append(await note_flow_run(store, job.id, flow_run_id))
             log.info("resumed job %s in flow run %s", job.id, flow_run_id)

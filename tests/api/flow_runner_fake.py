@@ -50,7 +50,7 @@ class FakeFlowRunner:
         self.started.append(job)
         return f"00000000-0000-4000-8000-{len(self.started):012d}"
 
-    async def resume_job(self, job: Job) -> str:
+    async def resume_job(self, job: Job) -> str | None:
         return await self.start_job(job)
 
     async def cancel_flow_run(self, flow_run_id: str) -> None:
