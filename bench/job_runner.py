@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from bench.measure import Span
@@ -74,10 +75,14 @@ async def job_counts(job_id: str) -> dict[str, Any]:
     }
 
 
-async def run_job(job_id: str) -> dict[str, Any]:
-    """Run (or resume) the job through the flow and measure the call."""
+async def run_job(job_id: str, *, profile: Path | None = None) -> dict[str, Any]:
+    """Run (or resume) the job through the flow and measure the call.
+
+    `profile` writes a pyinstrument report of the call there (and costs CPU of its own).
+    """
     from flows.generate_dataset import generate_dataset  # Prefect loads only in the child
 
+    profiler = _profiler() if profile else None
     span = Span.start()
     error = None
     try:
@@ -85,13 +90,24 @@ async def run_job(job_id: str) -> dict[str, Any]:
     except Exception as exc:  # the job's record keeps the reason; the figures still count
         error = f"{type(exc).__name__}: {exc}"
     figures = span.finish()
+    if profiler is not None and profile is not None:
+        profiler.stop()
+        profile.write_text(profiler.output_text(unicode=True, show_all=False))
     counts = await job_counts(job_id)
     return {**counts, **figures, "flow_error": error}
 
 
+def _profiler() -> Any:
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    profiler.start()
+    return profiler
+
+
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
     if args.resume:
-        return await run_job(args.resume)
+        return await run_job(args.resume, profile=args.profile)
     job_id = await create_bench_job(
         records=args.records,
         gateway=None if args.mock else args.gateway,
@@ -99,7 +115,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     )
     if args.create_only:
         return {"job_id": job_id}
-    return await run_job(job_id)
+    return await run_job(job_id, profile=args.profile)
 
 
 def main() -> None:
@@ -110,6 +126,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--resume", metavar="JOB_ID", help="run an existing job again")
     parser.add_argument("--create-only", action="store_true", help="write the job, do not run it")
+    parser.add_argument("--profile", type=Path, help="write a pyinstrument report of the run here")
     args = parser.parse_args()
     if not (args.resume or args.mock or args.gateway):
         parser.error("give --gateway URL, --mock or --resume JOB_ID")
