@@ -14,6 +14,7 @@ each written by its own shard: nothing is read-modified-written across writers.
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any, Literal
 
@@ -234,7 +235,10 @@ async def create_job(
         created_at=created,
         meta=meta or {},
     )
-    details_cid = await files.put_json(f"{job_id}_details.json", details.to_record())
+    # Bytes, not put_json: R1FS' add_json sorts keys, which would lose the schema's property
+    # order, and with it the column order users expect in their exports.
+    details_json = json.dumps(details.to_record(), ensure_ascii=False)
+    details_cid = await files.put_bytes(f"{job_id}_details.json", details_json.encode())
     job = Job(
         id=job_id,
         owner=owner,

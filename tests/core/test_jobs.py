@@ -168,3 +168,16 @@ async def test_delete_job_removes_every_key_and_refuses_a_running_job(store, tmp
     assert await store.hgetall(shards_hkey(job.id)) == {}
     assert await store.hgetall(user_jobs_hkey("alice")) == {}
     assert await store.get(cancel_key(job.id)) is None
+
+
+async def test_create_job_keeps_the_schema_property_order(store, tmp_path):
+    """Export columns follow the schema's order, so the stored details must not sort keys."""
+    files = make_files(tmp_path)
+    schema = {
+        "type": "object",
+        "properties": {"zeta": {"type": "string"}, "alpha": {"type": "integer"}},
+        "required": ["zeta", "alpha"],
+    }
+    job = await make_job(store, files, schema=schema)
+    details = await read_details(files, job)
+    assert list(details.json_schema["properties"]) == ["zeta", "alpha"]
