@@ -20,6 +20,7 @@ from datagems_core.errors import StoreError
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
 from datagems_core.health import version
+from datagems_core.logs import configure_logging
 from datagems_core.settings import Settings, get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
@@ -61,6 +62,7 @@ def create_app(
     """The API app. `store`/`files` inject stores the caller owns (tests); otherwise they are
     opened from the settings at start-up and closed at shutdown."""
     settings = settings or get_settings()
+    configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:

@@ -100,3 +100,20 @@ def test_settings_read_dotenv(tmp_path, monkeypatch):
 )
 def test_parse_peer_list(raw, expected):
     assert parse_peer_list(raw) == expected
+
+
+def test_datagen_debug_requires_exactly_true(monkeypatch):
+    import logging
+
+    from datagems_core.logs import configure_logging
+
+    monkeypatch.setenv("DATAGEN_DEBUG", "1")
+    settings = load_settings()
+    assert not settings.debug
+    configure_logging(settings)
+    assert logging.getLogger("datagems_core").level == logging.INFO
+    monkeypatch.setenv("DATAGEN_DEBUG", "true")
+    settings = load_settings()
+    configure_logging(settings)
+    assert logging.getLogger("datagems_core.jobs").getEffectiveLevel() == logging.DEBUG
+    configure_logging(load_settings(DATAGEN_DEBUG="false"))
