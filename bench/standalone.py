@@ -10,7 +10,7 @@ from typing import Any
 
 from bench.machine import machine_lines
 from bench.report import Line
-from bench.stack import Stack, open_stack
+from bench.stack import open_stack
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -37,8 +37,4 @@ def run_standalone(
     with open_stack(
         root=root, prefect_api_url=args.prefect_api_url, with_prefect=with_prefect
     ) as stack:
-        _run(run, stack, options)
-
-
-def _run(run: Callable[..., list[Line]], stack: Stack, options: dict[str, Any]) -> None:
-    run(stack, **options)
+        run(stack, **options)
