@@ -16,12 +16,12 @@ import time
 from typing import Any, Final
 
 import jwt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import Field, ValidationError
 
 from datagems_core.errors import BadRequest
 from datagems_core.jobs import InferenceChoice
 from datagems_core.settings import Settings
+from datagems_core.stored_model import StoredModel
 
 DRAFT_TTL_SECONDS: Final = 30 * 60
 _ALGORITHM: Final = "HS256"
@@ -29,10 +29,8 @@ _AUDIENCE: Final = "datagems:draft"
 INVALID_DRAFT: Final = "Invalid or expired draft"
 
 
-class Draft(BaseModel):
+class Draft(StoredModel):
     """What a draft token carries (the seed's DraftTokenPayload, plus who drafted it)."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     owner: str
     title: str

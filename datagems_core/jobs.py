@@ -18,14 +18,14 @@ import json
 import secrets
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from datagems_core.clock import now_iso, now_ms, parse_iso
 from datagems_core.errors import Conflict, NotFound
 from datagems_core.files.base import FileStore
 from datagems_core.shards import plan_shards
 from datagems_core.store.base import JSONValue, KVStore
+from datagems_core.stored_model import StoredModel
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
@@ -54,26 +54,18 @@ def new_job_id() -> str:
     return f"job_{now_ms()}_{secrets.token_hex(3)}"
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-    def to_record(self) -> dict[str, JSONValue]:
-        record: dict[str, JSONValue] = self.model_dump(by_alias=True, mode="json")
-        return record
-
-
-class Tokens(_Record):
+class Tokens(StoredModel):
     prompt: int = 0
     completion: int = 0
     total: int = 0
 
 
-class IndexRange(_Record):
+class IndexRange(StoredModel):
     start: int
     end: int
 
 
-class InferenceChoice(_Record):
+class InferenceChoice(StoredModel):
     """How a job reaches its model, without any secret: keys are resolved when the job runs."""
 
     profile_id: str | None = None
@@ -86,7 +78,7 @@ class InferenceChoice(_Record):
     api_key_env: str | None = None  # the name of an environment variable, never its value
 
 
-class JobDetails(_Record):
+class JobDetails(StoredModel):
     id: str
     owner: str
     title: str
@@ -100,7 +92,7 @@ class JobDetails(_Record):
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
-class Job(_Record):
+class Job(StoredModel):
     id: str
     owner: str
     title: str
@@ -134,7 +126,7 @@ class Job(_Record):
         return self.status in TERMINAL
 
 
-class Shard(_Record):
+class Shard(StoredModel):
     """One shard's progress record. After creation only that shard writes it."""
 
     shard_key: str
@@ -162,7 +154,7 @@ class Shard(_Record):
         return self.status in TERMINAL
 
 
-class Totals(_Record):
+class Totals(StoredModel):
     total_ok: int = 0
     total_failed: int = 0
     failure_reasons: dict[str, int] = Field(default_factory=dict)

@@ -19,8 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from croniter import CroniterBadCronError, CroniterBadDateError, CroniterNotAlphaError, croniter
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from datagems_core.clock import now, now_iso, now_ms, to_iso
 from datagems_core.errors import BadRequest, NotFound
@@ -28,7 +27,8 @@ from datagems_core.files.base import FileStore
 from datagems_core.jobs import InferenceChoice, Job, create_job, read_job
 from datagems_core.settings import Settings
 from datagems_core.shards import peers_for
-from datagems_core.store.base import JSONValue, KVStore
+from datagems_core.store.base import KVStore
+from datagems_core.stored_model import StoredModel
 
 SCHEDULES_HKEY = "datagen:schedules"
 # Slug of a schedule's copy on the orchestrator (`datagems-<schedule id>`); other slugs are
@@ -49,15 +49,7 @@ def new_schedule_id() -> str:
     return f"sched_{now_ms()}_{secrets.token_hex(3)}"
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-    def to_record(self) -> dict[str, JSONValue]:
-        record: dict[str, JSONValue] = self.model_dump(by_alias=True, mode="json")
-        return record
-
-
-class Schedule(_Record):
+class Schedule(StoredModel):
     id: str
     owner: str
     title: str
@@ -83,7 +75,7 @@ class Schedule(_Record):
         return to_iso(moment)
 
 
-class ScheduleVersion(_Record):
+class ScheduleVersion(StoredModel):
     version: int
     job_id: str | None = None
     flow_run_id: str | None = None
