@@ -1,15 +1,24 @@
 """How many requests a gateway gets at once: AIMD under a hard ceiling, plus an optional RPM cap.
 
-The limit starts at the ceiling (the concurrency the user asked for). A 429, a timeout or a 503
-halves it, once per round of requests: only a request sent after the last cut can cut again, as
-TCP does once per round trip. Each window of successes as long as the limit raises it by one.
+The limit starts at the ceiling (the concurrency the user asked for). It comes down only when
+the gateway is overloaded, not when it turns away the odd request: a cut needs overload signals
+(429, timeout, 503) in at least `OVERLOAD_SHARE` of the recent window of completions (the last
+`limit` of them, at least `MIN_WINDOW`). A cut multiplies the limit by `DECREASE`, and only
+requests sent after it count towards the next one, as TCP cuts once per round trip. A rejected
+request still waits out its own Retry-After (`retry.backoff_delay`). Every `limit` successes
+raise the limit by one, isolated rejections in between or not, so it always climbs back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
+
+OVERLOAD_SHARE = 0.2
+DECREASE = 0.7
+MIN_WINDOW = 8
 
 
 class AdaptiveLimiter:
@@ -30,6 +39,9 @@ class AdaptiveLimiter:
         self.cuts = 0
         self._round = 0
         self._successes = 0
+        # Outcomes (True: overloaded) of this round's completions, newest last.
+        self._recent: deque[bool] = deque()
+        self._recent_overloads = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._interval = 60.0 / rpm if rpm else 0.0
         self._next_start = 0.0
@@ -65,18 +77,31 @@ class AdaptiveLimiter:
 
     def release(self, ticket: int, *, overloaded: bool) -> None:
         """Return a slot; `overloaded` says the gateway pushed back (429, timeout, 503)."""
-        if overloaded:
-            self._successes = 0
-            if ticket == self._round:  # one cut per round of requests
-                self._round += 1
-                self.cuts += 1
-                self.limit = max(self.floor, self.limit // 2)
-        elif self.limit < self.ceiling:
+        if ticket == self._round:  # requests sent before the last cut do not cut again
+            self._observe(overloaded)
+        if not overloaded and self.limit < self.ceiling:
             self._successes += 1
             if self._successes >= self.limit:
                 self._successes = 0
                 self.limit += 1
         self._give_back()
+
+    def _observe(self, overloaded: bool) -> None:
+        window = max(self.limit, MIN_WINDOW)
+        self._recent.append(overloaded)
+        self._recent_overloads += overloaded
+        while len(self._recent) > window:
+            self._recent_overloads -= self._recent.popleft()
+        if overloaded and self._recent_overloads >= math.ceil(OVERLOAD_SHARE * window):
+            self._cut()
+
+    def _cut(self) -> None:
+        self._round += 1
+        self.cuts += 1
+        self.limit = max(self.floor, min(self.limit - 1, int(self.limit * DECREASE)))
+        self._successes = 0
+        self._recent.clear()
+        self._recent_overloads = 0
 
     def _give_back(self) -> None:
         # The slot passes straight to a waiter when the limit allows.

@@ -1,8 +1,9 @@
-"""The adaptive limiter: AIMD under a ceiling, one cut per round, fair admission."""
+"""The adaptive limiter: AIMD under a ceiling, cuts on overload not on isolated 429s, fair admission."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 
@@ -31,24 +32,60 @@ async def test_limiter_admits_up_to_the_limit_then_queues_in_order():
     assert limiter.in_flight == 2
 
 
-async def test_limiter_halves_once_per_round_and_grows_back_by_one_per_window():
-    limiter = AdaptiveLimiter(ceiling=16)
-    tickets = [await limiter.acquire() for _ in range(16)]
-    for ticket in tickets[:8]:  # a burst of 429s from one round
+async def test_limiter_cuts_once_per_round_and_grows_back_by_one_per_window():
+    limiter = AdaptiveLimiter(ceiling=20)
+    tickets = [await limiter.acquire() for _ in range(20)]
+    for ticket in tickets[:8]:  # a burst of 429s from one round: 4 of 20 cut, the rest do not
         limiter.release(ticket, overloaded=True)
-    assert limiter.limit == 8 and limiter.cuts == 1
+    assert limiter.limit == 14 and limiter.cuts == 1
     for ticket in tickets[8:]:
         limiter.release(ticket, overloaded=False)
-    ticket = await limiter.acquire()
-    limiter.release(ticket, overloaded=True)  # sent after the cut: may cut again
-    assert limiter.limit == 4 and limiter.cuts == 2
-    for _ in range(4):  # a window of `limit` successes adds one
+    for _ in range(2):  # sent after the cut: 2 of 14 is under the share, no cut
+        limiter.release(await limiter.acquire(), overloaded=True)
+    assert limiter.limit == 14 and limiter.cuts == 1
+    limiter.release(await limiter.acquire(), overloaded=True)  # the share reached: cut again
+    assert limiter.limit == 9 and limiter.cuts == 2
+    for _ in range(9):  # a window of `limit` successes adds one
         limiter.release(await limiter.acquire(), overloaded=False)
-    assert limiter.limit == 5
+    assert limiter.limit == 10
     for _ in range(500):
         limiter.release(await limiter.acquire(), overloaded=False)
-    assert limiter.limit == 16  # never above the ceiling
+    assert limiter.limit == 20  # never above the ceiling
     assert limiter.in_flight == 0
+
+
+async def _simulate(limiter: AdaptiveLimiter, *, completions: int, share: float, seed: int):
+    """Keep the limiter full and complete a random in-flight request at a time; the limits seen."""
+    rng = random.Random(seed)
+    in_flight: list[int] = []
+    limits: list[int] = []
+    for _ in range(completions):
+        while limiter.in_flight < limiter.limit:
+            in_flight.append(await limiter.acquire())
+        ticket = in_flight.pop(rng.randrange(len(in_flight)))
+        limiter.release(ticket, overloaded=rng.random() < share)
+        limits.append(limiter.limit)
+    for ticket in in_flight:
+        limiter.release(ticket, overloaded=False)
+    assert limiter.in_flight == 0
+    return limits
+
+
+async def test_limiter_keeps_the_pipe_full_under_isolated_429s():
+    limiter = AdaptiveLimiter(ceiling=64)
+    limits = await _simulate(limiter, completions=5000, share=0.05, seed=1)
+    assert min(limits) >= 48
+    assert sum(limits) / len(limits) >= 60
+
+
+async def test_limiter_cuts_under_overload_and_recovers_after_it():
+    limiter = AdaptiveLimiter(ceiling=64)
+    limits = await _simulate(limiter, completions=300, share=0.6, seed=2)
+    assert limits[-1] <= 4 and limiter.cuts >= 5
+    limits = await _simulate(limiter, completions=3000, share=0.0, seed=3)
+    assert limits[-1] == 64
+    limits = await _simulate(limiter, completions=3000, share=0.05, seed=4)
+    assert limits[-1] >= 48
 
 
 async def test_limiter_never_drops_below_one():
