@@ -22,15 +22,17 @@ from datagems_core.store.base import KVStore
 from datagems_core.users import get_user
 
 
-def get_app_settings(request: Request) -> Settings:
+# These read request state and never block: `async def` keeps FastAPI from running each of them
+# in its thread pool, a thread hop per dependency per request.
+async def get_app_settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
-def get_kv_store(request: Request) -> KVStore:
+async def get_kv_store(request: Request) -> KVStore:
     return cast(KVStore, request.state.store)
 
 
-def get_file_store(request: Request) -> FileStore:
+async def get_file_store(request: Request) -> FileStore:
     return cast(FileStore, request.state.files)
 
 
