@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint bench install clean
+.PHONY: up test lint bench install clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,7 +18,11 @@ install: $(STAMP)
 up: $(STAMP)
 	$(BIN)/datagems up
 
-test: $(STAMP)
+# The browser tests (tests/web) drive Debian's Chromium through its chromedriver.
+browser:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

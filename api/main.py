@@ -15,7 +15,18 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from api.errors import BodySizeLimit, install_error_handlers
-from api.routes import admin, auth, health, jobs, metrics, profiles, registration, schedules, tokens
+from api.routes import (
+    admin,
+    auth,
+    health,
+    jobs,
+    metrics,
+    pages,
+    profiles,
+    registration,
+    schedules,
+    tokens,
+)
 from datagems_core.errors import StoreError
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
@@ -38,6 +49,7 @@ ROUTERS: list[APIRouter] = [
     metrics.router,
     jobs.router,
     schedules.router,
+    pages.router,  # the web pages (api/web/), after every API route
 ]
 
 

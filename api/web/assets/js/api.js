@@ -1,0 +1,72 @@
+// Calls to the DataGems JSON API with the browser's session cookie.
+//
+// Writes carry `X-Requested-With: datagems-web`, which the API's CSRF check accepts from our
+// own pages. A 401 sends the browser to /login (and back here after signing in).
+
+const CSRF_HEADER = "X-Requested-With";
+const CSRF_VALUE = "datagems-web";
+
+export class ApiError extends Error {
+  constructor(status, message, body) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.body = body;
+  }
+}
+
+/** The address of the sign-in page that comes back to `path` afterwards. */
+export function loginUrl(path = location.pathname + location.search) {
+  return path && path !== "/" ? `/login?next=${encodeURIComponent(path)}` : "/login";
+}
+
+function describe(response, data) {
+  if (data && typeof data.error === "string") {
+    const problems = Array.isArray(data.details)
+      ? data.details
+          .filter((p) => p && typeof p.problem === "string")
+          .map((p) => `${p.field || p.in}: ${p.problem}`)
+      : [];
+    return problems.length ? `${data.error} (${problems.join("; ")})` : data.error;
+  }
+  return `The server answered ${response.status} ${response.statusText}`.trim();
+}
+
+/**
+ * Call the API and return its parsed JSON body.
+ *
+ * @param {string} path - e.g. "/api/jobs?offset=0"
+ * @param {{method?: string, body?: unknown, signInOn401?: boolean}} options
+ * @throws {ApiError} with the API's own message (and status 0 when the server is unreachable)
+ */
+export async function api(path, { method = "GET", body, signInOn401 = true } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && method !== "HEAD") headers[CSRF_HEADER] = CSRF_VALUE;
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "Cannot reach the DataGems server: check that it is running and try again", null);
+  }
+  const text = await response.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (response.status === 401 && signInOn401) {
+    location.assign(loginUrl());
+    throw new ApiError(401, "Your session has ended: sign in again", data);
+  }
+  if (!response.ok) throw new ApiError(response.status, describe(response, data), data);
+  return data;
+}

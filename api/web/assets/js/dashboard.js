@@ -1,0 +1,168 @@
+// The dashboard: metric cards, the job list (polled), and the "New dataset" form.
+
+import { api } from "./api.js";
+import { byId, el, fill, hideNotice, showNotice, whileBusy } from "./dom.js";
+import { definitionForm } from "./definition_form.js";
+import { formatNumber, formatTime } from "./format.js";
+import { isActive, jobUrl, progressBar, statusBadge } from "./jobs_view.js";
+import { startPage } from "./layout.js";
+
+const PAGE_SIZE = 20;
+
+function metricCards(metrics, showFailures) {
+  const cards = [
+    ["totalJobs", "Total jobs", formatNumber(metrics.totalJobs)],
+    ["totalRecordsRequested", "Records requested", formatNumber(metrics.totalRecordsRequested)],
+    ["totalRecordsGenerated", "Records generated", formatNumber(metrics.totalRecordsGenerated)],
+    showFailures ? ["recordsFailed", "Records failed", formatNumber(metrics.recordsFailed)] : null,
+    ["activeJobs", "Active jobs", formatNumber(metrics.activeJobs)],
+    ["failedJobs", "Failed jobs", formatNumber(metrics.failedJobs)],
+    ["tokensUsed", "Tokens used", formatNumber(metrics.tokensUsed)],
+    ["lastJobAt", "Last job", metrics.lastJobAt ? formatTime(metrics.lastJobAt) : "None yet"],
+  ];
+  return cards.filter(Boolean).map(([key, label, value]) =>
+    el(
+      "div",
+      { class: "metric", dataset: { metric: key } },
+      el("div", { class: "metric-label", text: label }),
+      el("div", { class: key === "lastJobAt" ? "metric-value small-value" : "metric-value", text: value }),
+    ),
+  );
+}
+
+function jobRow(job, { everyone, showFailures }) {
+  const meta = [
+    el("span", { class: "mono", text: job.id }),
+    el("span", { text: `created ${formatTime(job.createdAt)}` }),
+    everyone ? el("span", { text: `owner ${job.owner}` }) : null,
+    job.version ? el("span", { text: `version ${job.version}` }) : null,
+  ];
+  return el(
+    "li",
+    { class: "job-row", dataset: { jobId: job.id, status: job.status } },
+    el("div", { class: "job-title" }, el("a", { href: jobUrl(job.id), text: job.title })),
+    el("div", { class: "job-status" }, statusBadge(job.status)),
+    el("div", { class: "job-progress" }, progressBar(job, { showFailures })),
+    el("div", { class: "job-meta" }, meta),
+  );
+}
+
+function run({ config, me }) {
+  const isAdmin = me.role === "admin";
+  const jobList = byId("job-list");
+  const jobsError = byId("jobs-error");
+  const pager = byId("jobs-pager");
+  const allJobs = byId("all-jobs");
+  let offset = 0;
+  let timer = null;
+
+  byId("metrics-scope").textContent = isAdmin ? "Metrics across all users" : "";
+  byId("all-jobs-toggle").hidden = !isAdmin;
+
+  function renderPager(answer) {
+    const shown = answer.jobs.length;
+    const previous = el("button", { type: "button", class: "button small", text: "Previous", disabled: offset === 0 });
+    const next = el("button", { type: "button", class: "button small", text: "Next", disabled: offset + shown >= answer.count });
+    previous.addEventListener("click", () => {
+      offset = Math.max(0, offset - PAGE_SIZE);
+      refresh();
+    });
+    next.addEventListener("click", () => {
+      offset += PAGE_SIZE;
+      refresh();
+    });
+    const range = answer.count ? `${offset + 1}–${offset + shown} of ${answer.count}` : "";
+    fill(pager, el("span", { text: range }), answer.count > PAGE_SIZE ? el("div", { class: "actions" }, previous, next) : null);
+  }
+
+  async function refresh() {
+    clearTimeout(timer);
+    let active = false;
+    try {
+      const everyone = isAdmin && allJobs.checked;
+      const query = `offset=${offset}&limit=${PAGE_SIZE}${everyone ? "&all=true" : ""}`;
+      const [jobs, metrics] = await Promise.all([api(`/api/jobs?${query}`), api("/api/metrics")]);
+      if (!jobs.jobs.length && offset > 0) {
+        offset = Math.max(0, offset - PAGE_SIZE);
+        return refresh();
+      }
+      fill(byId("metrics"), metricCards(metrics.metrics, config.showFailures));
+      fill(
+        jobList,
+        jobs.jobs.length
+          ? jobs.jobs.map((job) => jobRow(job, { everyone, showFailures: config.showFailures }))
+          : el("li", { class: "empty", text: "No jobs yet: create your first dataset with the form." }),
+      );
+      renderPager(jobs);
+      hideNotice(jobsError);
+      active = metrics.metrics.activeJobs > 0 || jobs.jobs.some(isActive);
+    } catch (error) {
+      showNotice(jobsError, error);
+    }
+    const seconds = active ? config.activePollSeconds : config.idlePollSeconds;
+    timer = setTimeout(refresh, seconds * 1000);
+  }
+
+  byId("refresh-jobs").addEventListener("click", refresh);
+  allJobs.addEventListener("change", () => {
+    offset = 0;
+    refresh();
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") refresh();
+  });
+  refresh();
+  return refresh;
+}
+
+async function setUpForm(config, refreshJobs) {
+  const form = byId("new-job-form");
+  const notice = byId("new-job-notice");
+  const createButton = byId("create-job");
+  let settings = null;
+  try {
+    settings = await api("/api/user/settings");
+  } catch (error) {
+    showNotice(notice, `Your inference profiles could not be loaded: ${error.message}`);
+  }
+  const definition = definitionForm(byId("definition-fields"), {
+    config,
+    settings,
+    notice,
+    onChange: () => {
+      createButton.disabled = !definition.hasDraft();
+    },
+  });
+  definition.preset(config.formPreset);
+  if (config.formPresetProblem) showNotice(notice, config.formPresetProblem);
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    hideNotice(notice);
+    let body;
+    try {
+      body = definition.body();
+    } catch (error) {
+      showNotice(notice, error);
+      return;
+    }
+    await whileBusy(createButton, async () => {
+      try {
+        const answer = await api("/api/jobs", { method: "POST", body });
+        definition.reset();
+        const warnings = answer.warnings?.length ? ` (${answer.warnings.join("; ")})` : "";
+        showNotice(notice, ["Job created: ", el("a", { href: jobUrl(answer.job.id), text: answer.job.title }), warnings], "ok");
+        refreshJobs();
+      } catch (error) {
+        showNotice(notice, error);
+      }
+    });
+    createButton.disabled = !definition.hasDraft();
+  });
+}
+
+const page = await startPage().catch(() => null);
+if (page) {
+  const refreshJobs = run(page);
+  await setUpForm(page.config, refreshJobs);
+}
