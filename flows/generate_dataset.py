@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import prefect
@@ -206,13 +207,18 @@ async def _run_on_peers(store: KVStore, tracker: _JobTracker, shards: list[Shard
 
 
 async def _store_dataset(store: KVStore, files: FileStore, job: Job) -> str | None:
-    """Write the valid records as JSONL to the file store; returns the file id."""
-    with tempfile.SpooledTemporaryFile(max_size=32 << 20) as spool:
-        summary = await write_export(store, files, job.id, fmt="jsonl", out=spool)
+    """Write the valid records as JSONL to the file store; returns the file id.
+
+    The export goes to a temporary file that the store copies or uploads in chunks, so memory
+    stays flat however large the dataset.
+    """
+    with tempfile.TemporaryDirectory(prefix="datagems-dataset-") as folder:
+        path = Path(folder) / f"{job.id}.jsonl"
+        with path.open("wb") as out:
+            summary = await write_export(store, files, job.id, fmt="jsonl", out=out)
         if summary.rows == 0:
             return None
-        spool.seek(0)
-        return await files.put_bytes(f"{job.id}.jsonl", spool.read())
+        return await files.put_file(path.name, path)
 
 
 async def _summarise(store: KVStore, files: FileStore, job: Job) -> None:

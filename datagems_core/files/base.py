@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from datagems_core.store.base import JSONValue
 
 
 class FileStore(Protocol):
-    """Put bytes or JSON under a file name and get back an id; read by id. Content is immutable."""
+    """Put bytes, a file or JSON under a file name, get an id back, read by id; immutable."""
 
     name: str
 
     async def put_bytes(self, filename: str, data: bytes) -> str: ...
+
+    async def put_file(self, filename: str, path: Path) -> str:
+        """Store the file at `path` without reading it whole into memory; the caller keeps it."""
+        ...
 
     async def put_json(self, filename: str, data: JSONValue) -> str: ...
 

@@ -13,12 +13,16 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from datagems_core.errors import BadRequest, FileMissing, FileStoreError
 from datagems_core.store.base import JSONValue
 
 _ID = re.compile(r"[0-9a-f]{64}")
+_CHUNK_BYTES = 1 << 20
 
 
 class LocalFileStore:
@@ -38,6 +42,11 @@ class LocalFileStore:
         del filename
         return await asyncio.to_thread(self._put, bytes(data))
 
+    async def put_file(self, filename: str, path: Path) -> str:
+        """Store a copy of the file at `path`, hashed and copied in chunks (memory stays flat)."""
+        del filename
+        return await asyncio.to_thread(self._put_file, Path(path))
+
     async def put_json(self, filename: str, data: JSONValue) -> str:
         """Store `data` as canonical JSON (sorted keys, compact), as R1FS' add_json does."""
         return await self.put_bytes(filename, encode_json(data, filename=filename))
@@ -56,27 +65,57 @@ class LocalFileStore:
 
     def _put(self, data: bytes) -> str:
         file_id = hashlib.sha256(data).hexdigest()
-        path = self._path(file_id)
-        if path.exists():
+        if self._path(file_id).exists():
             return file_id  # same id, same bytes
+        with self._writing() as (handle, tmp):
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+            self._place(tmp, file_id)
+        return file_id
+
+    def _put_file(self, source: Path) -> str:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            reader = source.open("rb")
+        except OSError as exc:
+            raise FileStoreError(f"{self.name} cannot read {source} to store it: {exc}") from exc
+        digest = hashlib.sha256()
+        with reader, self._writing() as (handle, tmp):
+            while chunk := reader.read(_CHUNK_BYTES):
+                digest.update(chunk)
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+            file_id = digest.hexdigest()
+            self._place(tmp, file_id)
+        return file_id
+
+    @contextmanager
+    def _writing(self) -> Iterator[tuple[BinaryIO, Path]]:
+        """A temporary file in the store, removed unless renamed into place; write errors named."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+            tmp = Path(name)
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+                    yield handle, tmp
+            finally:
+                tmp.unlink(missing_ok=True)
         except OSError as exc:
             raise FileStoreError(
                 f"{self.name} cannot write a file: {exc}; check free space and that "
                 "DATAGEMS_DATA_DIR is writable"
             ) from exc
-        return file_id
+
+    def _place(self, tmp: Path, file_id: str) -> None:
+        # Renaming is atomic, so a reader never sees a partial file; an existing file with
+        # this id already holds these bytes.
+        path = self._path(file_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, path)
 
     def _get(self, file_id: str) -> bytes:
         if not isinstance(file_id, str) or not _ID.fullmatch(file_id):

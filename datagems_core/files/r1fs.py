@@ -1,6 +1,7 @@
 """The Ratio1 R1FS file store over its HTTP API (spec/ratio1-wire.md section 2).
 
-Files go up base64-encoded (`/add_file_base64`) or as JSON (`/add_json`, which the node writes as
+Files go up base64-encoded (`/add_file_base64`), as multipart streamed from disk (`/add_file`,
+for datasets too large to hold in memory) or as JSON (`/add_json`, which the node writes as
 canonical JSON) and come back through `/get_file_base64`, as the TypeScript DataGems does. The
 node answers a failed read with HTTP 200 and an `error` field; that becomes a FileStoreError
 carrying the node's message. Ids are the node's CIDs (`Qm...`).
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -78,6 +81,20 @@ class R1FSFileStore:
         }
         return await self._add("/add_file_base64", body, what=f"file {filename!r}")
 
+    async def put_file(self, filename: str, path: Path) -> str:
+        """Upload the file at `path` as a multipart `/add_file`, streamed from disk."""
+        try:
+            handle = Path(path).open("rb")
+        except OSError as exc:
+            raise FileStoreError(f"{self.name} cannot read {path} to upload it: {exc}") from exc
+        with handle:
+            return await self._add(
+                "/add_file",
+                None,
+                what=f"file {filename!r}",
+                files={"file": (filename, handle, "application/octet-stream")},
+            )
+
     async def put_json(self, filename: str, data: JSONValue) -> str:
         encode_json(data, filename=filename)  # refuse what JSON cannot carry before sending
         return await self._add(
@@ -114,8 +131,12 @@ class R1FSFileStore:
     async def close(self) -> None:
         await self._node.close()
 
-    async def _add(self, path: str, body: JSONValue, *, what: str) -> str:
-        result = await self._node.call("POST", path, what=what, timeout=self.timeout, json=body)
+    async def _add(
+        self, path: str, body: JSONValue, *, what: str, files: dict[str, Any] | None = None
+    ) -> str:
+        result = await self._node.call(
+            "POST", path, what=what, timeout=self.timeout, json=body, files=files
+        )
         cid = result.get("cid") if isinstance(result, dict) else None
         if not isinstance(cid, str) or not cid:
             raise FileStoreError(

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -59,8 +60,13 @@ class Ratio1Http:
         timeout: float,
         json: JSONValue = None,
         params: dict[str, str] | None = None,
+        files: Mapping[str, Any] | None = None,
     ) -> JSONValue:
-        """Send one request (retrying faults) and return the envelope's `result`."""
+        """Send one request (retrying faults) and return the envelope's `result`.
+
+        `files` makes a multipart POST (httpx `files=`); open file objects are streamed and
+        rewound for each attempt.
+        """
         attempts = self.retries + 1
         problem = ""
         for attempt in range(attempts):
@@ -71,8 +77,9 @@ class Ratio1Http:
                 response = await self._http.request(
                     method,
                     self.base_url + path,
-                    json=json if method == "POST" else None,
+                    json=json if method == "POST" and files is None else None,
                     params=params,
+                    files=files,
                     timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS)),
                 )
             except httpx.TimeoutException:

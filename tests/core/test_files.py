@@ -73,6 +73,71 @@ async def test_reading_a_non_json_file_as_json_names_the_file(files):
         await files.get_json(file_id)
 
 
+async def test_a_file_on_disk_round_trips_and_stays_with_the_caller(files, tmp_path):
+    # Larger than the copy chunk (1 MiB) and httpx' multipart chunk (64 KiB), not a multiple.
+    data = bytes(range(256)) * 9000 + "Zoë 🚀\n".encode()
+    source = tmp_path / "dataset.jsonl"
+    source.write_bytes(data)
+    file_id = await files.put_file("dataset.jsonl", source)
+    assert await files.get_bytes(file_id) == data
+    assert source.read_bytes() == data
+
+
+async def test_an_empty_file_on_disk_round_trips(files, tmp_path):
+    source = tmp_path / "empty.jsonl"
+    source.write_bytes(b"")
+    assert await files.get_bytes(await files.put_file("empty.jsonl", source)) == b""
+
+
+async def test_a_missing_source_file_is_named(files, tmp_path):
+    source = tmp_path / "gone.jsonl"
+    with pytest.raises(FileStoreError, match=r"cannot read .*gone\.jsonl"):
+        await files.put_file("gone.jsonl", source)
+
+
+async def test_local_put_file_ids_match_put_bytes_and_leave_no_temporary_files(tmp_path):
+    files = LocalFileStore(root=tmp_path / "files")
+    source = tmp_path / "a.jsonl"
+    source.write_bytes(b"x" * 3_000_000)
+    file_id = await files.put_file("a.jsonl", source)
+    assert file_id == hashlib.sha256(b"x" * 3_000_000).hexdigest()
+    assert await files.put_bytes("a.jsonl", b"x" * 3_000_000) == file_id
+    assert await files.put_file("again.jsonl", source) == file_id
+    stored = [p for p in (tmp_path / "files").rglob("*") if p.is_file()]
+    assert [p.name for p in stored] == [file_id]
+
+
+async def test_r1fs_put_file_uploads_multipart_add_file_with_its_name(ratio1_node, tmp_path):
+    source = tmp_path / "local-name.jsonl"
+    source.write_bytes(b'{"a":1}\n')
+    files = R1FSFileStore(base_url=ratio1_node.url)
+    cid = await files.put_file("job-1.jsonl", source)
+    raw = httpx.get(f"{ratio1_node.url}/get_file", params={"cid": cid}, timeout=10)
+    assert raw.content == b'{"a":1}\n'
+    assert json.loads(raw.headers["x-meta"])["filename"] == "job-1.jsonl"
+    await files.close()
+
+
+async def test_r1fs_put_file_sends_the_whole_file_again_on_a_retry(tmp_path):
+    data = bytes(range(256)) * 1000
+    source = tmp_path / "dataset.jsonl"
+    source.write_bytes(data)
+    bodies: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.read())
+        if len(bodies) == 1:
+            return httpx.Response(500, json={"detail": {"error": "busy"}})
+        return httpx.Response(200, json={"result": {"cid": "QmUploaded"}})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        files = R1FSFileStore(base_url="http://r1fs.test", http=http, backoff_seconds=0.01)
+        assert await files.put_file("dataset.jsonl", source) == "QmUploaded"
+    assert len(bodies) == 2
+    for body in bodies:  # each attempt carries the file from its first byte
+        assert data in body and b'filename="dataset.jsonl"' in body
+
+
 async def test_local_ids_are_sha256_of_the_content(tmp_path):
     files = LocalFileStore(root=tmp_path / "files")
     first = await files.put_bytes("a.txt", b"same")
