@@ -304,18 +304,24 @@ async def list_jobs_for_user(
     store: KVStore, username: str, *, offset: int = 0, limit: int = 50
 ) -> tuple[list[Job], int]:
     """The user's jobs, newest first, from the user's own index; returns (page, total)."""
-    index = await store.hgetall(user_jobs_hkey(username))
-    ids = sorted(
-        (v for v in index.values() if isinstance(v, dict) and isinstance(v.get("id"), str)),
-        key=lambda v: (str(v.get("createdAt", "")), str(v["id"])),
-        reverse=True,
+    records, total = await list_job_records_for_user(store, username, offset=offset, limit=limit)
+    return [Job.model_validate(record) for record in records], total
+
+
+async def list_job_records_for_user(
+    store: KVStore, username: str, *, offset: int = 0, limit: int = 50
+) -> tuple[list[dict[str, JSONValue]], int]:
+    """`list_jobs_for_user` as the stored records (what `Job.to_record` wrote), unvalidated.
+
+    Newest first is descending id: ids begin with the creation time in epoch ms, 13 digits
+    until the year 2286, so they sort as text. Two reads whatever the user's job count: the page
+    of the index, then its jobs. A job deleted between the two is left out of the page.
+    """
+    ids, total = await store.hkeys_page(
+        user_jobs_hkey(username), offset=offset, limit=limit, descending=True
     )
-    page: list[Job] = []
-    for entry in ids[offset : offset + limit]:
-        value = await store.hget(JOBS_HKEY, str(entry["id"]))
-        if isinstance(value, dict):
-            page.append(Job.model_validate(value))
-    return page, len(ids)
+    found = await store.hget_many(JOBS_HKEY, ids)
+    return [record for i in ids if isinstance(record := found.get(i), dict)], total
 
 
 async def list_unfinished_jobs(store: KVStore) -> list[Job]:

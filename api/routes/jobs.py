@@ -42,7 +42,7 @@ from datagems_core.jobs import (
     Job,
     create_job,
     delete_job,
-    list_jobs_for_user,
+    list_job_records_for_user,
     read_job,
     request_cancel,
     retry_failed_records,
@@ -164,9 +164,13 @@ async def list_jobs(
         raise Forbidden("Admin access required to list all jobs")
     if everyone:
         jobs, count = await list_all_jobs(store, offset=offset, limit=limit)
-    else:
-        jobs, count = await list_jobs_for_user(store, user.username, offset=offset, limit=limit)
-    return JobsPublic(jobs=[j.to_record() for j in jobs], count=count, offset=offset, limit=limit)
+        return JobsPublic(
+            jobs=[j.to_record() for j in jobs], count=count, offset=offset, limit=limit
+        )
+    records, count = await list_job_records_for_user(
+        store, user.username, offset=offset, limit=limit
+    )
+    return JobsPublic(jobs=records, count=count, offset=offset, limit=limit)
 
 
 @router.get("/{job_id}")

@@ -3,6 +3,9 @@
 Values are JSON. Every backend normalises a value through JSON before storing it, as CStore does
 (int dict keys become strings, tuples become lists); a string stays a string and is never decoded.
 Writing `None` deletes. There is no compare-and-set: design for one writer per key or field.
+
+`hget_many` and `hkeys_page` are reads CStore's API lacks, for pages of a big hash: the embedded
+store answers each with one query; on CStore they are built from `hget` and `hgetall`.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Protocol, TypeAlias
 
 from datagems_core.errors import BadRequest
@@ -32,6 +36,17 @@ class KVStore(Protocol):
 
     async def hgetall(self, hkey: str) -> dict[str, JSONValue]: ...
 
+    async def hget_many(self, hkey: str, fields: Sequence[str]) -> dict[str, JSONValue]:
+        """The values of those `fields` of `hkey` that exist, by field."""
+        ...
+
+    async def hkeys_page(
+        self, hkey: str, *, offset: int, limit: int, descending: bool = False
+    ) -> tuple[list[str], int]:
+        """Up to `limit` field names of `hkey` from `offset` in code-point order (reversed when
+        `descending`), and how many fields the hash has."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -47,8 +62,12 @@ def normalise(value: object, *, key: str) -> JSONValue:
 
 def hash_field_key(hkey: str, field: str) -> str:
     """The flat key CStore stores a hash field under: `hs:{sha256(hkey)[:10]}:{urlsafe_b64(field)}`."""
-    digest = hashlib.sha256(hkey.encode()).hexdigest()[:10]
-    return f"hs:{digest}:{base64.urlsafe_b64encode(field.encode()).decode()}"
+    return hash_field_key_in(hash_prefix(hkey), field)
+
+
+def hash_field_key_in(prefix: str, field: str) -> str:
+    """`hash_field_key` from the hash's `hash_prefix`, for many fields of one hash."""
+    return prefix + base64.urlsafe_b64encode(field.encode()).decode()
 
 
 def hash_prefix(hkey: str) -> str:
@@ -62,6 +81,17 @@ def field_of(flat_key: str, prefix: str) -> str:
 def check_key(key: str, what: str = "key") -> None:
     if not isinstance(key, str) or key == "":
         raise BadRequest(f"{what} must be a non-empty string")
+
+
+def check_page(offset: int, limit: int) -> None:
+    if offset < 0 or limit < 0:
+        raise BadRequest(f"a page needs offset >= 0 and limit >= 0, not {offset} and {limit}")
+
+
+def page_of(fields: Sequence[str], *, offset: int, limit: int, descending: bool) -> list[str]:
+    """The `hkeys_page` slice of all the field names of a hash."""
+    ordered = sorted(fields, reverse=descending)
+    return ordered[offset : offset + limit]
 
 
 def split_hash_key(flat_key: str) -> tuple[str, str] | None:

@@ -18,10 +18,12 @@ import httpx
 
 from datagems_core.errors import StoreError, StoreUnconfirmed
 from datagems_core.settings import Settings
-from datagems_core.store.base import JSONValue, check_key, normalise
+from datagems_core.store.base import JSONValue, check_key, check_page, normalise, page_of
 from datagems_core.store.ratio1_http import Ratio1Http, backoff_delay
 
 logger = logging.getLogger(__name__)
+
+MANY_IN_FLIGHT = 8  # hget calls of one hget_many at a time: a page, without flooding the node
 
 _HINT = (
     "check that the edge node's CStore API is running and reachable at that address "
@@ -121,6 +123,26 @@ class CStoreStore:
                 f"not an object; {_HINT}"
             )
         return result
+
+    async def hget_many(self, hkey: str, fields: Sequence[str]) -> dict[str, JSONValue]:
+        """One `hget` per field (the node has no batch read), `MANY_IN_FLIGHT` at a time."""
+        check_key(hkey, "hkey")
+        gate = asyncio.Semaphore(MANY_IN_FLIGHT)
+
+        async def one(field: str) -> JSONValue:
+            async with gate:
+                return await self.hget(hkey, field)
+
+        values = await asyncio.gather(*(one(field) for field in fields))
+        return {f: v for f, v in zip(fields, values, strict=True) if v is not None}
+
+    async def hkeys_page(
+        self, hkey: str, *, offset: int, limit: int, descending: bool = False
+    ) -> tuple[list[str], int]:
+        """From `hgetall`: the node has no key listing, and scans every key for a hash anyway."""
+        check_page(offset, limit)
+        fields = list(await self.hgetall(hkey))
+        return page_of(fields, offset=offset, limit=limit, descending=descending), len(fields)
 
     async def hsync(self, hkey: str) -> dict[str, JSONValue]:
         """Ask the peers for their copy of `hkey` and merge it in (additive: nothing is pruned).

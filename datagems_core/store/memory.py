@@ -9,11 +9,15 @@ only: flow runs in other processes do not see it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from datagems_core.store.base import (
     JSONValue,
     check_key,
+    check_page,
     hash_field_key,
     hash_prefix,
+    page_of,
     split_hash_key,
 )
 from datagems_core.store.codec import decode_value, encode_value
@@ -55,6 +59,21 @@ class MemoryStore:
         check_key(hkey, "hkey")
         fields = self._fields.get(hash_prefix(hkey), {})
         return {field: decode_value(self._values[flat]) for field, flat in fields.items()}
+
+    async def hget_many(self, hkey: str, fields: Sequence[str]) -> dict[str, JSONValue]:
+        check_key(hkey, "hkey")
+        for field in fields:
+            check_key(field, "field")
+        present = self._fields.get(hash_prefix(hkey), {})
+        return {f: decode_value(self._values[present[f]]) for f in fields if f in present}
+
+    async def hkeys_page(
+        self, hkey: str, *, offset: int, limit: int, descending: bool = False
+    ) -> tuple[list[str], int]:
+        check_key(hkey, "hkey")
+        check_page(offset, limit)
+        fields = self._fields.get(hash_prefix(hkey), {})
+        return page_of(list(fields), offset=offset, limit=limit, descending=descending), len(fields)
 
     async def close(self) -> None:
         """Nothing to release; the data stays readable until the object is dropped."""

@@ -8,7 +8,8 @@ thread, so the event loop never blocks on disk and concurrent readers do not que
 connection.
 
 Hash fields are stored under CStore's composed flat key (`get` on it works) with the hash prefix
-and field name in indexed columns, so `hgetall` is one index range scan.
+and field name in indexed columns, so `hgetall` is one index range scan and `hkeys_page` reads
+only the index.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
@@ -26,7 +27,9 @@ from datagems_core.errors import StoreError
 from datagems_core.store.base import (
     JSONValue,
     check_key,
+    check_page,
     hash_field_key,
+    hash_field_key_in,
     hash_prefix,
     split_hash_key,
 )
@@ -41,8 +44,10 @@ CREATE TABLE IF NOT EXISTS kv (
     field TEXT,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS kv_hash ON kv (hash_prefix) WHERE hash_prefix IS NOT NULL;
+DROP INDEX IF EXISTS kv_hash;
+CREATE INDEX IF NOT EXISTS kv_hash_field ON kv (hash_prefix, field) WHERE hash_prefix IS NOT NULL;
 """
+_MANY_CHUNK = 500  # keys per `IN (...)`, well under SQLite's limit on query parameters
 
 
 class SqliteStore:
@@ -104,6 +109,28 @@ class SqliteStore:
         check_key(hkey, "hkey")
         prefix = hash_prefix(hkey)
         return await self._run(f"reading hash {hkey!r}", lambda db: _read_hash(db, prefix))
+
+    async def hget_many(self, hkey: str, fields: Sequence[str]) -> dict[str, JSONValue]:
+        check_key(hkey, "hkey")
+        prefix = hash_prefix(hkey)
+        flat: dict[str, str] = {}
+        for field in fields:
+            check_key(field, "field")
+            flat[hash_field_key_in(prefix, field)] = field
+        return await self._run(
+            f"reading {len(flat)} fields of {hkey!r}", lambda db: _read_many(db, flat)
+        )
+
+    async def hkeys_page(
+        self, hkey: str, *, offset: int, limit: int, descending: bool = False
+    ) -> tuple[list[str], int]:
+        check_key(hkey, "hkey")
+        check_page(offset, limit)
+        prefix = hash_prefix(hkey)
+        return await self._run(
+            f"listing fields of {hkey!r}",
+            lambda db: _read_field_page(db, prefix, offset, limit, descending),
+        )
 
     async def close(self) -> None:
         if self._closed:
@@ -173,6 +200,35 @@ def _write(db: sqlite3.Connection, key: str, text: str | None) -> None:
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (key, prefix, field, text),
     )
+
+
+def _read_many(db: sqlite3.Connection, flat: dict[str, str]) -> dict[str, JSONValue]:
+    """`flat` maps each composed key to its field; returns the values of those present."""
+    keys = list(flat)
+    found: dict[str, JSONValue] = {}
+    for start in range(0, len(keys), _MANY_CHUNK):
+        chunk = keys[start : start + _MANY_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(f"SELECT key, value FROM kv WHERE key IN ({marks})", chunk)
+        found.update((flat[key], decode_value(value)) for key, value in rows)
+    return found
+
+
+def _read_field_page(
+    db: sqlite3.Connection, prefix: str, offset: int, limit: int, descending: bool
+) -> tuple[list[str], int]:
+    # BINARY collation compares UTF-8 bytes, which orders like code points (Python's str order).
+    order = "DESC" if descending else "ASC"
+    db.execute("BEGIN")  # one snapshot for the page and the count
+    try:
+        rows = db.execute(
+            f"SELECT field FROM kv WHERE hash_prefix = ? ORDER BY field {order} LIMIT ? OFFSET ?",
+            (prefix, limit, offset),
+        ).fetchall()
+        (total,) = db.execute("SELECT count(*) FROM kv WHERE hash_prefix = ?", (prefix,)).fetchone()
+    finally:
+        db.execute("COMMIT")
+    return [field for (field,) in rows], int(total)
 
 
 def _read_hash(db: sqlite3.Connection, prefix: str) -> dict[str, JSONValue]:

@@ -118,6 +118,44 @@ async def test_unicode_and_odd_field_names(store, ns):
     assert await store.hgetall(ns + "h") == fields
 
 
+async def test_hget_many_returns_the_fields_that_exist(store, ns):
+    await store.hset(ns + "jobs", "job_1", {"status": "queued"})
+    await store.hset(ns + "jobs", "Zoë/ß", [1, "two"])
+    await store.hset(ns + "other", "job_2", "elsewhere")
+    found = await store.hget_many(ns + "jobs", ["job_1", "job_2", "Zoë/ß", "job_1"])
+    assert found == {"job_1": {"status": "queued"}, "Zoë/ß": [1, "two"]}
+    assert await store.hget_many(ns + "jobs", []) == {}
+    assert await store.hget_many(ns + "nothing", ["job_1"]) == {}
+
+
+async def test_hkeys_page_pages_fields_in_code_point_order_and_counts_them(store, ns):
+    fields = ["job_2", "job_10", "job_1", "Zoë", "zz", "é", "🚀"]
+    for field in fields:
+        await store.hset(ns + "h", field, {"f": field})
+    await store.hset(ns + "other", "aaa", 1)
+    ordered = sorted(fields)
+    assert await store.hkeys_page(ns + "h", offset=0, limit=100) == (ordered, 7)
+    assert await store.hkeys_page(ns + "h", offset=2, limit=3) == (ordered[2:5], 7)
+    newest = ordered[::-1]
+    assert await store.hkeys_page(ns + "h", offset=0, limit=2, descending=True) == (newest[:2], 7)
+    assert await store.hkeys_page(ns + "h", offset=6, limit=5, descending=True) == (newest[6:], 7)
+    assert await store.hkeys_page(ns + "h", offset=9, limit=5) == ([], 7)
+    assert await store.hkeys_page(ns + "h", offset=0, limit=0) == ([], 7)
+    await store.hset(ns + "h", "zz", None)
+    assert await store.hkeys_page(ns + "h", offset=0, limit=100) == (
+        sorted(set(fields) - {"zz"}),
+        6,
+    )
+    assert await store.hkeys_page(ns + "nothing", offset=0, limit=10) == ([], 0)
+
+
+async def test_hkeys_page_refuses_a_negative_offset_or_limit(store, ns):
+    with pytest.raises(BadRequest, match="offset >= 0"):
+        await store.hkeys_page(ns + "h", offset=-1, limit=10)
+    with pytest.raises(BadRequest, match="limit >= 0"):
+        await store.hkeys_page(ns + "h", offset=0, limit=-1)
+
+
 async def test_hash_field_is_visible_under_the_composed_key(store, ns):
     await store.hset(ns + "auth", "admin", {"role": "admin"})
     assert await store.get(hash_field_key(ns + "auth", "admin")) == {"role": "admin"}
@@ -149,6 +187,8 @@ async def test_empty_or_non_string_keys_are_refused(store, key):
         await store.set(key, 1)
     with pytest.raises(BadRequest, match="non-empty string"):
         await store.hset("h", key, 1)
+    with pytest.raises(BadRequest, match="non-empty string"):
+        await store.hget_many("h", ["ok", key])
 
 
 def test_composed_key_matches_the_node_format():

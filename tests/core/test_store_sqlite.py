@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 import textwrap
+from contextlib import closing
 
 import pytest
 
 from datagems_core.errors import StoreError
 from datagems_core.settings import load_settings
+from datagems_core.store.base import hash_field_key, hash_prefix
 from datagems_core.store.cstore import CStoreStore
 from datagems_core.store.factory import open_store
 from datagems_core.store.memory import MemoryStore
@@ -77,6 +80,39 @@ async def test_many_concurrent_calls_on_one_store(tmp_path):
     results = await asyncio.gather(*(store.hgetall("h") for _ in range(50)))
     assert all(len(result) == 200 for result in results)
     await store.close()
+
+
+async def test_hget_many_reads_more_fields_than_one_query_carries(tmp_path):
+    store = SqliteStore(path=tmp_path / "store.sqlite3")
+    await asyncio.gather(*(store.hset("h", f"f{i:04d}", i) for i in range(1200)))
+    found = await store.hget_many("h", [f"f{i:04d}" for i in range(0, 1300, 2)])
+    assert found == {f"f{i:04d}": i for i in range(0, 1200, 2)}
+    await store.close()
+
+
+async def test_a_store_file_from_before_the_field_index_is_upgraded(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    with closing(sqlite3.connect(path)) as db:  # the schema this store had before
+        db.executescript(
+            "CREATE TABLE kv (key TEXT PRIMARY KEY, hash_prefix TEXT, field TEXT, "
+            "value TEXT NOT NULL) WITHOUT ROWID; CREATE INDEX kv_hash ON kv (hash_prefix) "
+            "WHERE hash_prefix IS NOT NULL;"
+        )
+        db.execute(
+            "INSERT INTO kv VALUES (?, ?, ?, ?)",
+            (hash_field_key("h", "old"), hash_prefix("h"), "old", '{"kept":true}'),
+        )
+        db.commit()
+    store = SqliteStore(path=path)
+    await store.hset("h", "new", 1)
+    assert await store.hkeys_page("h", offset=0, limit=10) == (["new", "old"], 2)
+    assert await store.hgetall("h") == {"old": {"kept": True}, "new": 1}
+    await store.close()
+    with closing(sqlite3.connect(path)) as db:
+        indexes = {
+            name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+    assert "kv_hash_field" in indexes and "kv_hash" not in indexes
 
 
 async def test_a_closed_store_says_so(tmp_path):
