@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from os import PathLike
 from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import quote
@@ -18,6 +20,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from api.deps import KVStoreDep, SettingsDep
 from datagems_core.errors import DatagemsError, Unauthorized
@@ -43,8 +46,26 @@ PAGE_HEADERS: Final = {
 
 Visitor = Literal["anonymous", "member", "admin", "unknown"]
 
+
+class Assets(StaticFiles):
+    """Scripts and styles the browser revalidates on every load (an unchanged file answers 304),
+    so after an upgrade no page runs with yesterday's scripts."""
+
+    def file_response(
+        self,
+        full_path: PathLike[str] | str,
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
 router = APIRouter(include_in_schema=False)
-router.mount("/assets", StaticFiles(directory=WEB_DIR / "assets"), name="assets")
+router.mount("/assets", Assets(directory=WEB_DIR / "assets"), name="assets")
 
 
 def _shell(name: str) -> FileResponse:

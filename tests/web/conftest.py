@@ -149,6 +149,7 @@ def browser(downloads: Path) -> Iterator[WebDriver]:
         options.add_argument(flag)
     with tempfile.TemporaryDirectory(prefix="datagems-chromium-") as profile:
         options.add_argument(f"--user-data-dir={profile}")
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         options.add_experimental_option(
             "prefs",
             {
@@ -192,6 +193,12 @@ def sign_in(driver: WebDriver, site: Site, username: str, password: str) -> None
     driver.find_element(By.ID, "sign-in").click()
     wait(driver).until(expected_conditions.url_to_be(f"{site.url}/"))
     wait_for_text(driver, "#signed-in-as", username)
+
+
+def console_errors(driver: WebDriver) -> list[str]:
+    """The browser console's errors since the last call (script errors, CSP refusals, failed
+    loads)."""
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
 def wait_for_element(driver: WebDriver, css: str, seconds: float = WAIT_SECONDS) -> None:

@@ -20,6 +20,7 @@ from tests.web.conftest import (
     MEMBER,
     MEMBER_PASSWORD,
     Site,
+    console_errors,
     sign_in,
     wait_for_element,
     wait_for_text,
@@ -132,15 +133,19 @@ def test_user_text_is_shown_as_text_never_as_markup(page: WebDriver, site: Site,
     assert page.execute_script("return window.pwned === undefined")
 
 
-def test_pages_fit_a_phone_width(page: WebDriver, site: Site, admin_job: str):
+def test_pages_fit_a_phone_width_without_console_errors(
+    page: WebDriver, site: Site, admin_job: str
+):
     sign_in(page, site, ADMIN, ADMIN_PASSWORD)
     page.set_window_size(390, 844)
+    console_errors(page)
     for path, ready in [
         ("/", "#job-list > li"),
         (f"/jobs/{admin_job}", "#job-records table"),
         ("/settings", "#profiles > *"),
         ("/schedules", "#schedule-list > li"),
         ("/admin", "#accounts table"),
+        ("/register", "#register-form"),
     ]:
         page.get(site.url + path)
         wait_for_element(page, ready)
@@ -148,3 +153,4 @@ def test_pages_fit_a_phone_width(page: WebDriver, site: Site, admin_job: str):
             "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
         )
         assert width[0] <= width[1], (path, width)
+        assert console_errors(page) == [], path

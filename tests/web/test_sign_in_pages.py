@@ -76,6 +76,13 @@ def test_member_is_redirected_from_admin_to_the_dashboard(page: WebDriver, site:
     wait_for_text(page, "#signed-in-as", MEMBER)
 
 
+def test_a_401_from_the_api_sends_the_page_to_sign_in(page: WebDriver, site: Site):
+    sign_in(page, site, MEMBER, MEMBER_PASSWORD)
+    page.delete_all_cookies()  # the session is gone, the page is still open
+    page.find_element(By.ID, "refresh-jobs").click()
+    wait(page).until(expected_conditions.url_to_be(f"{site.url}/login"))
+
+
 def test_sign_out_returns_to_sign_in_and_ends_the_session(page: WebDriver, site: Site):
     sign_in(page, site, MEMBER, MEMBER_PASSWORD)
     page.find_element(By.ID, "sign-out").click()
