@@ -105,7 +105,7 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
     await tracker.progress.start(tracker.done if job.retry_pass == 0 else 0)
     logger.info("job %s: %d records over %d shard(s)", job_id, job.total_records, len(shards))
     try:
-        if len(settings.chainstore_peers) > 1:
+        if await _sends_to_peers(shards):
             finished = await _run_on_peers(store, tracker, shards)
         else:
             finished = await _run_here(store, files, settings, tracker, shards)
@@ -135,6 +135,34 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
         "job %s %s: %d valid, %d failed", job_id, job.status, totals.total_ok, totals.total_failed
     )
     return job
+
+
+async def _sends_to_peers(shards: list[Shard]) -> bool:
+    """Whether the shards go to their peers' work queues, rather than run in this flow run.
+
+    Only when the job spans several peers and `generate-shard/default` is on a work pool, where
+    each peer's `datagems worker` takes its own queue. A deployment a local runner serves
+    (`datagems up`) has no pool, and Prefect refuses a run sent to a queue of it; with no
+    deployment at all (`datagems generate` in-process) there is nothing to send to. On one machine
+    the shards run here, on this machine's gateway.
+    """
+    peers = {shard.peer_id for shard in shards}
+    if len(peers) < 2:
+        return False
+    async with get_client() as client:
+        try:
+            deployment = await client.read_deployment_by_name(SHARD_DEPLOYMENT)
+        except ObjectNotFound:
+            deployment = None
+    if deployment is None or deployment.work_pool_name is None:
+        get_run_logger().info(
+            "%s is not on a work pool (no `datagems deploy`), so this machine makes the shards "
+            "of every peer (%s)",
+            SHARD_DEPLOYMENT,
+            ", ".join(sorted(peers)),
+        )
+        return False
+    return True
 
 
 async def _run_here(
@@ -181,14 +209,25 @@ async def _run_on_peers(store: KVStore, tracker: _JobTracker, shards: list[Shard
             )
         except ObjectNotFound:
             raise ServiceUnavailable(
-                f"deployment {SHARD_DEPLOYMENT} is not registered: start `datagems up` or "
-                "`datagems worker` on every peer"
+                f"deployment {SHARD_DEPLOYMENT} is no longer registered: run `datagems deploy` "
+                "and `datagems worker` on every peer"
             ) from None
+    peer_of = {shard.shard_key: shard.peer_id for shard in shards}
+    waiting_told: set[str] = set()
     async with get_client() as client:
         while True:
             states: dict[str, State[Any] | None] = {}
             for key, run in runs.items():
                 states[key] = (await client.read_flow_run(run.id)).state
+                if _is_late(states[key]) and key not in waiting_told:
+                    waiting_told.add(key)
+                    get_run_logger().warning(
+                        "shard %s has waited past its start time on work queue %s: is "
+                        "`datagems worker` running on peer %s, with a free slot?",
+                        key,
+                        peer_of[key],
+                        peer_of[key],
+                    )
             for shard in await read_shards(store, job.id):
                 await tracker.observe(shard)
             if all(state is not None and state.is_final() for state in states.values()):
@@ -204,6 +243,11 @@ async def _run_on_peers(store: KVStore, tracker: _JobTracker, shards: list[Shard
                 f"shard {key} ended {state.name if state else 'unknown'}: {message}"
             )
     return final
+
+
+def _is_late(state: State[Any] | None) -> bool:
+    # Prefect marks a scheduled run Late when no worker has taken it well after its start time.
+    return state is not None and state.is_scheduled() and state.name == "Late"
 
 
 async def _store_dataset(store: KVStore, files: FileStore, job: Job) -> str | None:
