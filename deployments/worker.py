@@ -15,7 +15,7 @@ import sys
 
 import httpx
 from prefect.client.orchestration import PrefectClient
-from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.actions import DeploymentUpdate, WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound, PrefectException
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY
 
@@ -24,7 +24,7 @@ from datagems_core.settings import Settings
 from datagems_core.shards import this_peer
 from deployments.orphan_runs import prefect_client
 from deployments.prefect_server import client_environment
-from deployments.runner import process_limit, project_file
+from deployments.runner import process_limit, project_file, read_deployment_specs
 
 WORK_POOL_TYPE = "process"
 DEFAULT_QUEUE = "default"
@@ -134,8 +134,40 @@ def deploy(settings: Settings) -> int:
         check=False,
     )
     if completed.returncode == 0:
+        asyncio.run(_limit_job_runs(settings))
         asyncio.run(_restore_schedules(settings))
     return completed.returncode
+
+
+async def _limit_job_runs(settings: Settings) -> None:
+    """Cap `generate-dataset` runs over the whole pool, so job runs never fill the worker slots
+    their own shard runs need.
+
+    A job run holds a worker slot while it waits for its shards, and each worker takes up to
+    `--limit` runs from the shared `default` queue. Uncapped, a burst of jobs fills every slot
+    with job runs, their shard runs wait on the peer queues for a slot that never frees, and
+    every job hangs. With at most J job runs at a time (J = DATAGEN_MAX_CONCURRENT_JOBS_PER_INSTANCE,
+    unless prefect.yaml sets the deployment's own limit), a worker holds at most J job runs, J
+    shard runs (one per running job) and a recurring build: its `--limit` (`process_limit`).
+    """
+    from api.flow_runner import GENERATE_DEPLOYMENT
+
+    async with prefect_client(settings.prefect_api_url) as client:
+        try:
+            deployment = await client.read_deployment_by_name(GENERATE_DEPLOYMENT)
+        except ObjectNotFound:
+            return  # this prefect.yaml has no job deployment
+        name = GENERATE_DEPLOYMENT.partition("/")[2]
+        specs = [
+            spec
+            for spec in read_deployment_specs(project_file(settings))
+            if spec.name == name and spec.entrypoint == deployment.entrypoint
+        ]
+        if not specs:
+            return  # registered by something else than this prefect.yaml: not ours to change
+        limit = specs[0].concurrency_limit or settings.max_concurrent_jobs
+        await client.update_deployment(deployment.id, DeploymentUpdate(concurrency_limit=limit))
+    print(f"{GENERATE_DEPLOYMENT}: at most {limit} job run(s) at a time over the pool")  # noqa: T201
 
 
 async def _restore_schedules(settings: Settings) -> None:
