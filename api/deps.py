@@ -19,7 +19,6 @@ from datagems_core.files.base import FileStore
 from datagems_core.sessions import SESSION_COOKIE, read_session
 from datagems_core.settings import Settings
 from datagems_core.store.base import KVStore
-from datagems_core.users import get_user
 
 
 # These read request state and never block: `async def` keeps FastAPI from running each of them
@@ -77,10 +76,10 @@ def bearer_token(request: Request) -> str | None:
 async def get_current_user(request: Request, settings: SettingsDep, store: KVStoreDep) -> Principal:
     token = bearer_token(request)
     if token is not None:
-        api_token = await read_api_token(store, token)
-        user = await get_user(store, settings, api_token.username) if api_token else None
-        if api_token is None or user is None or user.is_deleted:
+        found = await read_api_token(store, settings, token)
+        if found is None:
             raise Unauthorized("Invalid or revoked API token")
+        api_token, user = found
         return Principal(user.username, user.role, "token", token_id=api_token.id)
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:

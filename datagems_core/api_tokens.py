@@ -4,20 +4,23 @@ A token is `dgm_` + 256 random bits. Only its SHA-256 digest is kept: `datagen:a
 digest -> {id, username, name, createdAt} for lookup, and `datagen:user:{username}:api-tokens`
 maps id -> {id, name, createdAt, digest} for listing and revoking. With that much entropy a fast
 unsalted digest is safe (nothing to brute-force) and lets a request find its token in one read.
+Nothing is cached: every request reads the token, its listing and its user again, so revoking a
+token or removing an account works at once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from passlib.hash import hex_sha256
-from passlib.utils import consteq
-
 from datagems_core.clock import now_iso
 from datagems_core.errors import BadRequest, NotFound
+from datagems_core.settings import Settings
 from datagems_core.store.base import JSONValue, KVStore
+from datagems_core.users import User, parse_user
 
 TOKEN_PREFIX: Final = "dgm_"
 TOKENS_KEY: Final = "datagen:api-tokens"
@@ -39,8 +42,7 @@ def user_tokens_key(username: str) -> str:
 
 
 def token_digest(token: str) -> str:
-    digest: str = hex_sha256.hash(token)
-    return digest
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def looks_like_token(value: str) -> bool:
@@ -95,8 +97,12 @@ async def revoke_all_api_tokens(store: KVStore, *, username: str) -> int:
     return len(tokens)
 
 
-async def read_api_token(store: KVStore, secret: str) -> ApiToken | None:
-    """The token `secret` stands for, or None if it is unknown or revoked."""
+async def read_api_token(
+    store: KVStore, settings: Settings, secret: str
+) -> tuple[ApiToken, User] | None:
+    """The token `secret` stands for and its user; None if the token is unknown or revoked, or
+    the account is removed or unreadable. Two store reads: the lookup entry, then the owner's
+    listing and user record together."""
     if not looks_like_token(secret):
         return None
     digest = token_digest(secret)
@@ -106,8 +112,17 @@ async def read_api_token(store: KVStore, secret: str) -> ApiToken | None:
     username, token_id = record.get("username"), record.get("id")
     if not isinstance(username, str) or not isinstance(token_id, str):
         return None
-    # The user's own listing must still hold it with the same digest (revocation removes both).
-    listed = await store.hget(user_tokens_key(username), token_id)
-    if not isinstance(listed, dict) or not consteq(str(listed.get("digest", "")), digest):
+    listed, user_record = await store.hget_each(
+        [(user_tokens_key(username), token_id), (settings.auth_hkey, username)]
+    )
+    # The user's own listing must still hold it with the same digest: revocation removes both,
+    # and a node that missed one of the two deletes still refuses the token.
+    if not isinstance(listed, dict) or not hmac.compare_digest(
+        str(listed.get("digest", "")), digest
+    ):
         return None
-    return ApiToken(token_id, username, str(record.get("name")), str(record.get("createdAt")))
+    user = parse_user(username, user_record)
+    if user is None or user.is_deleted:
+        return None
+    token = ApiToken(token_id, username, str(record.get("name")), str(record.get("createdAt")))
+    return token, user

@@ -17,10 +17,10 @@ from typing import Final
 import jwt
 
 from datagems_core.clock import iso_from_ms, now_iso
-from datagems_core.errors import Unauthorized
+from datagems_core.errors import BadRequest, Unauthorized
 from datagems_core.settings import Settings
 from datagems_core.store.base import JSONValue, KVStore
-from datagems_core.users import User, get_user
+from datagems_core.users import User, canonical_username, parse_user
 
 SESSION_COOKIE: Final = "datagen_session"
 _ALGORITHM: Final = "HS256"
@@ -91,13 +91,21 @@ async def read_session(store: KVStore, settings: Settings, token: str) -> tuple[
     except jwt.InvalidTokenError:
         raise Unauthorized("Unauthorized") from None
     username, sid = str(claims["sub"]), str(claims["sid"])
-    record = await store.hget(sessions_key(username), sid)
+    try:
+        name = canonical_username(username)
+    except BadRequest:
+        raise Unauthorized("Unauthorized") from None
+    # The session record and the account in one store read; nothing is cached, so logout, a
+    # password change or a removed account ends the session at the next request.
+    record, user_record = await store.hget_each(
+        [(sessions_key(username), sid), (settings.auth_hkey, name)]
+    )
     if not isinstance(record, dict):
         raise Unauthorized("Unauthorized")
     expires = record.get("expiresAtEpoch")
     if not isinstance(expires, int) or expires <= time.time():
         raise Unauthorized("Unauthorized")
-    user = await get_user(store, settings, username)
+    user = parse_user(name, user_record)
     if user is None or user.is_deleted or record.get("passwordStamp") != password_stamp(user):
         raise Unauthorized("Unauthorized")
     return Session(sid, username, user.role, int(claims["iat"]), expires), user

@@ -127,6 +127,8 @@ class CStoreStore:
     async def hget_many(self, hkey: str, fields: Sequence[str]) -> dict[str, JSONValue]:
         """One `hget` per field (the node has no batch read), `MANY_IN_FLIGHT` at a time."""
         check_key(hkey, "hkey")
+        for field in fields:
+            check_key(field, "field")  # before any call goes out
         gate = asyncio.Semaphore(MANY_IN_FLIGHT)
 
         async def one(field: str) -> JSONValue:
@@ -135,6 +137,19 @@ class CStoreStore:
 
         values = await asyncio.gather(*(one(field) for field in fields))
         return {f: v for f, v in zip(fields, values, strict=True) if v is not None}
+
+    async def hget_each(self, pairs: Sequence[tuple[str, str]]) -> list[JSONValue]:
+        """One `hget` per pair, `MANY_IN_FLIGHT` at a time."""
+        for hkey, field in pairs:
+            check_key(hkey, "hkey")
+            check_key(field, "field")
+        gate = asyncio.Semaphore(MANY_IN_FLIGHT)
+
+        async def one(hkey: str, field: str) -> JSONValue:
+            async with gate:
+                return await self.hget(hkey, field)
+
+        return list(await asyncio.gather(*(one(hkey, field) for hkey, field in pairs)))
 
     async def hkeys_page(
         self, hkey: str, *, offset: int, limit: int, descending: bool = False

@@ -67,6 +67,12 @@ class MemoryStore:
         present = self._fields.get(hash_prefix(hkey), {})
         return {f: decode_value(self._values[present[f]]) for f in fields if f in present}
 
+    async def hget_each(self, pairs: Sequence[tuple[str, str]]) -> list[JSONValue]:
+        for hkey, field in pairs:
+            check_key(hkey, "hkey")
+            check_key(field, "field")
+        return [decode_value(self._values.get(hash_field_key(h, f))) for h, f in pairs]
+
     async def hkeys_page(
         self, hkey: str, *, offset: int, limit: int, descending: bool = False
     ) -> tuple[list[str], int]:

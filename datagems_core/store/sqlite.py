@@ -121,6 +121,18 @@ class SqliteStore:
             f"reading {len(flat)} fields of {hkey!r}", lambda db: _read_many(db, flat)
         )
 
+    async def hget_each(self, pairs: Sequence[tuple[str, str]]) -> list[JSONValue]:
+        keys = []
+        for hkey, field in pairs:
+            check_key(hkey, "hkey")
+            check_key(field, "field")
+            keys.append(hash_field_key(hkey, field))
+        by_key = {key: key for key in keys}  # results by composed key: the hashes differ
+        found = await self._run(
+            f"reading {len(keys)} hash fields", lambda db: _read_many(db, by_key)
+        )
+        return [found.get(key) for key in keys]
+
     async def hkeys_page(
         self, hkey: str, *, offset: int, limit: int, descending: bool = False
     ) -> tuple[list[str], int]:

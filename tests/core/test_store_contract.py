@@ -128,6 +128,18 @@ async def test_hget_many_returns_the_fields_that_exist(store, ns):
     assert await store.hget_many(ns + "nothing", ["job_1"]) == {}
 
 
+async def test_hget_each_reads_fields_of_several_hashes_in_order(store, ns):
+    await store.hset(ns + "tokens", "t1", {"user": "bob"})
+    await store.hset(ns + "auth", "bob", '{"role":"user"}')
+    pairs = [(ns + "auth", "bob"), (ns + "tokens", "missing"), (ns + "tokens", "t1")]
+    assert await store.hget_each(pairs) == ['{"role":"user"}', None, {"user": "bob"}]
+    assert await store.hget_each([(ns + "auth", "bob"), (ns + "auth", "bob")]) == [
+        '{"role":"user"}',
+        '{"role":"user"}',
+    ]
+    assert await store.hget_each([]) == []
+
+
 async def test_hkeys_page_pages_fields_in_code_point_order_and_counts_them(store, ns):
     fields = ["job_2", "job_10", "job_1", "Zoë", "zz", "é", "🚀"]
     for field in fields:
@@ -189,6 +201,8 @@ async def test_empty_or_non_string_keys_are_refused(store, key):
         await store.hset("h", key, 1)
     with pytest.raises(BadRequest, match="non-empty string"):
         await store.hget_many("h", ["ok", key])
+    with pytest.raises(BadRequest, match="non-empty string"):
+        await store.hget_each([("h", "ok"), ("h", key)])
 
 
 def test_composed_key_matches_the_node_format():
