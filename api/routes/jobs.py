@@ -25,6 +25,7 @@ from api.job_schemas import (
     SchemaDraft,
     SchemaDraftRequest,
 )
+from api.json_body import JSONBody
 from api.schemas import Ok
 from datagems_core.clock import now_iso
 from datagems_core.definitions import (
@@ -151,26 +152,25 @@ async def create_job_route(
     return JobPublic(job=job.to_record(), warnings=definition.warnings)
 
 
-@router.get("")
+@router.get("", response_model=JobsPublic)
 async def list_jobs(
     user: CurrentUser,
     store: KVStoreDep,
     offset: Offset = 0,
     limit: Limit = 50,
     everyone: Annotated[bool, Query(alias="all")] = False,
-) -> JobsPublic:
+) -> JSONBody:
     """The caller's jobs, newest first (`all=true`: everyone's, for admins)."""
     if everyone and not user.is_admin:
         raise Forbidden("Admin access required to list all jobs")
     if everyone:
         jobs, count = await list_all_jobs(store, offset=offset, limit=limit)
-        return JobsPublic(
-            jobs=[j.to_record() for j in jobs], count=count, offset=offset, limit=limit
+        records = [j.to_record() for j in jobs]
+    else:
+        records, count = await list_job_records_for_user(
+            store, user.username, offset=offset, limit=limit
         )
-    records, count = await list_job_records_for_user(
-        store, user.username, offset=offset, limit=limit
-    )
-    return JobsPublic(jobs=records, count=count, offset=offset, limit=limit)
+    return JSONBody({"jobs": records, "count": count, "offset": offset, "limit": limit})
 
 
 @router.get("/{job_id}")
