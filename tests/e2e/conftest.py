@@ -29,6 +29,7 @@ from datagems_core.settings import Settings, load_settings
 from datagems_core.store.factory import open_store
 from datagems_core.users import create_user
 from deployments.prefect_server import PrefectServer
+from tests.e2e.peer_fixtures import peer_cluster  # noqa: F401  (the two-peer cluster)
 from tests.support.api_fixtures import CSRF, login
 from tests.support.gateway_fixtures import FakeGatewayServer
 from tests.support.processes import REPO
