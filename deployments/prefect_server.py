@@ -30,6 +30,9 @@ from datagems_core.errors import ServiceUnavailable
 # The task-run recorder writes one task run per transaction by default; batching them cuts the
 # server's CPU per task run about 2.4 times (measured, see DESIGN.md).
 TASK_RUN_RECORDER_BATCH_SIZE = 100
+# A job run waiting for the per-deployment concurrency cap is looked at again after this long
+# (Prefect's default is 30 s, which left queued jobs idle for up to half a minute).
+CONCURRENCY_SLOT_WAIT_SECONDS = 3
 START_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 15.0
 
@@ -52,6 +55,9 @@ def server_environment(*, data_dir: Path, host: str, port: int) -> dict[str, str
         "PREFECT_SERVER_UI_API_URL": api_url,
         "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
         "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": str(TASK_RUN_RECORDER_BATCH_SIZE),
+        "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": str(
+            CONCURRENCY_SLOT_WAIT_SECONDS
+        ),
     }
     if "PREFECT_API_DATABASE_CONNECTION_URL" in os.environ:
         del defaults["PREFECT_SERVER_DATABASE_CONNECTION_URL"]

@@ -54,6 +54,7 @@ def test_server_environment_keeps_data_in_the_data_dir_and_analytics_off(tmp_pat
     assert env["PREFECT_HOME"] == str(tmp_path / "prefect")
     assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
     assert int(env["PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE"]) > 1
+    assert float(env["PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS"]) <= 5
     assert env["PREFECT_SERVER_UI_API_URL"] == "http://127.0.0.1:4321/api"
     assert (env["PREFECT_SERVER_API_HOST"], env["PREFECT_SERVER_API_PORT"]) == ("0.0.0.0", "4321")
 
