@@ -304,14 +304,15 @@ async def list_jobs_for_user(
     store: KVStore, username: str, *, offset: int = 0, limit: int = 50
 ) -> tuple[list[Job], int]:
     """The user's jobs, newest first, from the user's own index; returns (page, total)."""
-    records, total = await list_job_records_for_user(store, username, offset=offset, limit=limit)
-    return [Job.model_validate(record) for record in records], total
+    texts, total = await list_job_texts_for_user(store, username, offset=offset, limit=limit)
+    return [Job.model_validate_json(text) for text in texts], total
 
 
-async def list_job_records_for_user(
+async def list_job_texts_for_user(
     store: KVStore, username: str, *, offset: int = 0, limit: int = 50
-) -> tuple[list[dict[str, JSONValue]], int]:
-    """`list_jobs_for_user` as the stored records (what `Job.to_record` wrote), unvalidated.
+) -> tuple[list[str], int]:
+    """`list_jobs_for_user` as the stored JSON text of each job (what `Job.to_record` wrote),
+    neither parsed nor validated: the API passes it on as it is.
 
     Newest first is descending id: ids begin with the creation time in epoch ms, 13 digits
     until the year 2286, so they sort as text. Two reads whatever the user's job count: the page
@@ -320,8 +321,9 @@ async def list_job_records_for_user(
     ids, total = await store.hkeys_page(
         user_jobs_hkey(username), offset=offset, limit=limit, descending=True
     )
-    found = await store.hget_many(JOBS_HKEY, ids)
-    return [record for i in ids if isinstance(record := found.get(i), dict)], total
+    found = await store.hget_many_json(JOBS_HKEY, ids)
+    # Only write_job writes these, always an object; anything else is not a job.
+    return [text for i in ids if (text := found.get(i, "")).lstrip().startswith("{")], total
 
 
 async def list_unfinished_jobs(store: KVStore) -> list[Job]:

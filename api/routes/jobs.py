@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
@@ -43,7 +44,7 @@ from datagems_core.jobs import (
     Job,
     create_job,
     delete_job,
-    list_job_records_for_user,
+    list_job_texts_for_user,
     read_job,
     request_cancel,
     retry_failed_records,
@@ -163,13 +164,15 @@ async def list_jobs(
     """The caller's jobs, newest first (`all=true`: everyone's, for admins)."""
     if everyone and not user.is_admin:
         raise Forbidden("Admin access required to list all jobs")
+    records: list[Any]
     if everyone:
         jobs, count = await list_all_jobs(store, offset=offset, limit=limit)
         records = [j.to_record() for j in jobs]
     else:
-        records, count = await list_job_records_for_user(
+        texts, count = await list_job_texts_for_user(
             store, user.username, offset=offset, limit=limit
         )
+        records = [orjson.Fragment(text) for text in texts]  # the stored JSON, as it is
     return JSONBody({"jobs": records, "count": count, "offset": offset, "limit": limit})
 
 

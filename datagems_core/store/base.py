@@ -4,9 +4,9 @@ Values are JSON. Every backend normalises a value through JSON before storing it
 (int dict keys become strings, tuples become lists); a string stays a string and is never decoded.
 Writing `None` deletes. There is no compare-and-set: design for one writer per key or field.
 
-`hget_many`, `hget_each` and `hkeys_page` are reads CStore's API lacks (a page of a big hash,
-fields of several hashes at once): the embedded stores answer each in one call, with one query;
-on CStore they are built from `hget` and `hgetall`.
+`hget_many_json`, `hget_each` and `hkeys_page` are reads CStore's API lacks (a page of a big
+hash, fields of several hashes at once): the embedded stores answer each in one call, with one
+query; on CStore they are built from `hget` and `hgetall`.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ class KVStore(Protocol):
 
     async def hgetall(self, hkey: str) -> dict[str, JSONValue]: ...
 
-    async def hget_many(self, hkey: str, fields: Sequence[str]) -> dict[str, JSONValue]:
-        """The values of those `fields` of `hkey` that exist, by field."""
+    async def hget_many_json(self, hkey: str, fields: Sequence[str]) -> dict[str, str]:
+        """The values of those `fields` of `hkey` that exist, by field, as JSON text: for callers
+        that pass them on (an API page) or parse them straight into a model."""
         ...
 
     async def hget_each(self, pairs: Sequence[tuple[str, str]]) -> list[JSONValue]:

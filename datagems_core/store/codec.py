@@ -20,13 +20,16 @@ _EXACT = " "
 def encode_value(value: object, *, key: str) -> str | None:
     """Normalise `value` as CStore does and return its stored text; None means delete."""
     normalised = normalise(value, key=key)
-    if normalised is None:
-        return None
+    return None if normalised is None else json_text(normalised)
+
+
+def json_text(value: JSONValue) -> str:
+    """`value` (already normalised) as JSON text that `decode_value` reads back exactly."""
     try:
-        return orjson.dumps(normalised).decode()
+        return orjson.dumps(value).decode()
     except (orjson.JSONEncodeError, UnicodeDecodeError):
         # Integers beyond 64 bits, or strings with lone surrogates: ASCII-escaped stdlib JSON.
-        return _EXACT + json.dumps(normalised)
+        return _EXACT + json.dumps(value)
 
 
 def decode_value(text: str | None) -> JSONValue:

@@ -19,11 +19,12 @@ import httpx
 from datagems_core.errors import StoreError, StoreUnconfirmed
 from datagems_core.settings import Settings
 from datagems_core.store.base import JSONValue, check_key, check_page, normalise, page_of
+from datagems_core.store.codec import json_text
 from datagems_core.store.ratio1_http import Ratio1Http, backoff_delay
 
 logger = logging.getLogger(__name__)
 
-MANY_IN_FLIGHT = 8  # hget calls of one hget_many at a time: a page, without flooding the node
+MANY_IN_FLIGHT = 8  # hget calls of one batch read at a time: a page, without flooding the node
 
 _HINT = (
     "check that the edge node's CStore API is running and reachable at that address "
@@ -124,7 +125,7 @@ class CStoreStore:
             )
         return result
 
-    async def hget_many(self, hkey: str, fields: Sequence[str]) -> dict[str, JSONValue]:
+    async def hget_many_json(self, hkey: str, fields: Sequence[str]) -> dict[str, str]:
         """One `hget` per field (the node has no batch read), `MANY_IN_FLIGHT` at a time."""
         check_key(hkey, "hkey")
         for field in fields:
@@ -136,7 +137,8 @@ class CStoreStore:
                 return await self.hget(hkey, field)
 
         values = await asyncio.gather(*(one(field) for field in fields))
-        return {f: v for f, v in zip(fields, values, strict=True) if v is not None}
+        found = zip(fields, values, strict=True)
+        return {f: json_text(v) for f, v in found if v is not None}
 
     async def hget_each(self, pairs: Sequence[tuple[str, str]]) -> list[JSONValue]:
         """One `hget` per pair, `MANY_IN_FLIGHT` at a time."""

@@ -60,12 +60,12 @@ class MemoryStore:
         fields = self._fields.get(hash_prefix(hkey), {})
         return {field: decode_value(self._values[flat]) for field, flat in fields.items()}
 
-    async def hget_many(self, hkey: str, fields: Sequence[str]) -> dict[str, JSONValue]:
+    async def hget_many_json(self, hkey: str, fields: Sequence[str]) -> dict[str, str]:
         check_key(hkey, "hkey")
         for field in fields:
             check_key(field, "field")
         present = self._fields.get(hash_prefix(hkey), {})
-        return {f: decode_value(self._values[present[f]]) for f in fields if f in present}
+        return {f: self._values[present[f]] for f in fields if f in present}
 
     async def hget_each(self, pairs: Sequence[tuple[str, str]]) -> list[JSONValue]:
         for hkey, field in pairs:

@@ -110,7 +110,7 @@ class SqliteStore:
         prefix = hash_prefix(hkey)
         return await self._run(f"reading hash {hkey!r}", lambda db: _read_hash(db, prefix))
 
-    async def hget_many(self, hkey: str, fields: Sequence[str]) -> dict[str, JSONValue]:
+    async def hget_many_json(self, hkey: str, fields: Sequence[str]) -> dict[str, str]:
         check_key(hkey, "hkey")
         prefix = hash_prefix(hkey)
         flat: dict[str, str] = {}
@@ -118,7 +118,7 @@ class SqliteStore:
             check_key(field, "field")
             flat[hash_field_key_in(prefix, field)] = field
         return await self._run(
-            f"reading {len(flat)} fields of {hkey!r}", lambda db: _read_many(db, flat)
+            f"reading {len(flat)} fields of {hkey!r}", lambda db: _read_many_text(db, flat)
         )
 
     async def hget_each(self, pairs: Sequence[tuple[str, str]]) -> list[JSONValue]:
@@ -129,9 +129,9 @@ class SqliteStore:
             keys.append(hash_field_key(hkey, field))
         by_key = {key: key for key in keys}  # results by composed key: the hashes differ
         found = await self._run(
-            f"reading {len(keys)} hash fields", lambda db: _read_many(db, by_key)
+            f"reading {len(keys)} hash fields", lambda db: _read_many_text(db, by_key)
         )
-        return [found.get(key) for key in keys]
+        return [decode_value(found.get(key)) for key in keys]
 
     async def hkeys_page(
         self, hkey: str, *, offset: int, limit: int, descending: bool = False
@@ -214,15 +214,15 @@ def _write(db: sqlite3.Connection, key: str, text: str | None) -> None:
     )
 
 
-def _read_many(db: sqlite3.Connection, flat: dict[str, str]) -> dict[str, JSONValue]:
-    """`flat` maps each composed key to its field; returns the values of those present."""
+def _read_many_text(db: sqlite3.Connection, flat: dict[str, str]) -> dict[str, str]:
+    """`flat` maps each composed key to its field; returns the stored text of those present."""
     keys = list(flat)
-    found: dict[str, JSONValue] = {}
+    found: dict[str, str] = {}
     for start in range(0, len(keys), _MANY_CHUNK):
         chunk = keys[start : start + _MANY_CHUNK]
         marks = ",".join("?" * len(chunk))
         rows = db.execute(f"SELECT key, value FROM kv WHERE key IN ({marks})", chunk)
-        found.update((flat[key], decode_value(value)) for key, value in rows)
+        found.update((flat[key], value) for key, value in rows)
     return found
 
 

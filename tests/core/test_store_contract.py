@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -118,14 +119,22 @@ async def test_unicode_and_odd_field_names(store, ns):
     assert await store.hgetall(ns + "h") == fields
 
 
-async def test_hget_many_returns_the_fields_that_exist(store, ns):
-    await store.hset(ns + "jobs", "job_1", {"status": "queued"})
+async def test_hget_many_json_returns_the_fields_that_exist_as_json_text(store, ns):
+    await store.hset(ns + "jobs", "job_1", {"status": "queued", "name": "Zoë 🚀"})
     await store.hset(ns + "jobs", "Zoë/ß", [1, "two"])
+    await store.hset(ns + "jobs", "big", {"n": 2**70 + 1})
+    await store.hset(ns + "jobs", "text", '{"kept":"as a string"}')
     await store.hset(ns + "other", "job_2", "elsewhere")
-    found = await store.hget_many(ns + "jobs", ["job_1", "job_2", "Zoë/ß", "job_1"])
-    assert found == {"job_1": {"status": "queued"}, "Zoë/ß": [1, "two"]}
-    assert await store.hget_many(ns + "jobs", []) == {}
-    assert await store.hget_many(ns + "nothing", ["job_1"]) == {}
+    fields = ["job_1", "job_2", "Zoë/ß", "big", "text", "job_1"]
+    found = await store.hget_many_json(ns + "jobs", fields)
+    assert {field: json.loads(text) for field, text in found.items()} == {
+        "job_1": {"status": "queued", "name": "Zoë 🚀"},
+        "Zoë/ß": [1, "two"],
+        "big": {"n": 2**70 + 1},
+        "text": '{"kept":"as a string"}',
+    }
+    assert await store.hget_many_json(ns + "jobs", []) == {}
+    assert await store.hget_many_json(ns + "nothing", ["job_1"]) == {}
 
 
 async def test_hget_each_reads_fields_of_several_hashes_in_order(store, ns):
@@ -200,7 +209,7 @@ async def test_empty_or_non_string_keys_are_refused(store, key):
     with pytest.raises(BadRequest, match="non-empty string"):
         await store.hset("h", key, 1)
     with pytest.raises(BadRequest, match="non-empty string"):
-        await store.hget_many("h", ["ok", key])
+        await store.hget_many_json("h", ["ok", key])
     with pytest.raises(BadRequest, match="non-empty string"):
         await store.hget_each([("h", "ok"), ("h", key)])
 
