@@ -19,8 +19,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from jsonschema import Draft202012Validator
-
 from datagems_core.errors import InferenceError, SchemaError
 from datagems_core.inference.client import InferenceClient, open_inference_client
 from datagems_core.inference.gateway import GatewayConfig
@@ -32,13 +30,14 @@ from datagems_core.inference.wire import BodyTemplate, encode_message
 from datagems_core.prompts import record_messages, schema_messages, variation_prompt
 from datagems_core.schemas import (
     SCHEMA_DRAFT_SHAPE,
+    RecordValidator,
     record_validator,
     sanitize_schema,
     validate_record,
     validate_schema,
 )
 from datagems_core.settings import Settings
-from datagems_core.variation import sample_variation
+from datagems_core.variation import VariationPlan
 
 logger = logging.getLogger("datagems.inference")
 # Drafting wants a careful, complete answer; a user's parameters still win.
@@ -113,17 +112,16 @@ class RecordMaker(Protocol):
 class MockRecordMaker:
     """Records from the built-in mock gateway: no network, deterministic per (seed, index)."""
 
-    def __init__(self, *, spec: RecordSpec, validator: Draft202012Validator, latency_ms: float):
+    def __init__(self, *, spec: RecordSpec, validator: RecordValidator, latency_ms: float):
         self.spec = spec
         self.validator = validator
         self.latency = latency_ms / 1000
+        self.variations = VariationPlan(spec.schema, seed=spec.seed, dataset_mode=spec.dataset_mode)
 
     async def make_record(self, index: int) -> RecordResult:
         started = time.perf_counter()
         spec = self.spec
-        variation = sample_variation(
-            spec.schema, seed=spec.seed, index=index, dataset_mode=spec.dataset_mode
-        )
+        variation = self.variations.sample(index)
         if self.latency:
             await asyncio.sleep(self.latency)
         try:
@@ -150,7 +148,7 @@ class ModelRecordMaker:
     """Records from a model gateway: one call per record, plus at most one re-ask."""
 
     def __init__(
-        self, *, spec: RecordSpec, validator: Draft202012Validator, client: InferenceClient
+        self, *, spec: RecordSpec, validator: RecordValidator, client: InferenceClient
     ) -> None:
         self.spec = spec
         self.validator = validator
@@ -166,13 +164,11 @@ class ModelRecordMaker:
         )
         properties = spec.schema.get("properties") or {}
         self._schema_keys_are_fields = bool({"properties", "$schema"} & properties.keys())
+        self.variations = VariationPlan(spec.schema, seed=spec.seed, dataset_mode=spec.dataset_mode)
 
     async def make_record(self, index: int) -> RecordResult:
         started = time.perf_counter()
-        spec = self.spec
-        variation = sample_variation(
-            spec.schema, seed=spec.seed, index=index, dataset_mode=spec.dataset_mode
-        )
+        variation = self.variations.sample(index)
         line = encode_message("user", variation_prompt(index, variation))
         answer = await ask_for_object(self.client, self.template, [line], self._check)
         return RecordResult(

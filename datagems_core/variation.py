@@ -17,35 +17,58 @@ LABEL = "label"
 _SKIPPED = frozenset({"record_id", "id"})
 
 
+class VariationPlan:
+    """What a job's records vary, worked out once from the schema; `sample` draws one record's.
+
+    >>> plan = VariationPlan(schema, seed=7, dataset_mode=True)
+    >>> plan.sample(0)  # {"label": "spam", "priority": 3}
+    """
+
+    def __init__(self, schema: dict[str, Any], *, seed: int, dataset_mode: bool) -> None:
+        self.schema = schema
+        self.seed = seed
+        properties = schema.get("properties")
+        self.properties: dict[str, Any] = properties if isinstance(properties, dict) else {}
+        self.labels = _label_cycle(self.properties.get(LABEL), seed=seed) if dataset_mode else None
+        taken = {LABEL} if self.labels is not None else set()
+        free = {n: s for n, s in self.properties.items() if n not in taken and n not in _SKIPPED}
+        self.enums = [n for n, s in free.items() if _is_enum(s)]
+        self.numbers = [n for n, s in free.items() if _is_bounded_number(s)]
+        self.enum_count = min(1 if dataset_mode or self.numbers else 2, len(self.enums))
+        self.order = {name: position for position, name in enumerate(self.properties)}
+
+    def sample(self, index: int) -> dict[str, Any]:
+        """Field values for record `index`; an empty dict when the schema offers nothing to vary."""
+        if not self.properties:
+            return {}
+        chosen: dict[str, Any] = {}
+        if self.labels is not None:
+            classes, wrap = self.labels
+            value = classes[index % len(classes)]
+            chosen[LABEL] = [value] if wrap else value
+        rng = random.Random(f"variation:{self.seed}:{index}")
+        picks = rng.sample(self.enums, self.enum_count)
+        if self.numbers:
+            picks.append(rng.choice(self.numbers))
+        for name in sorted(picks, key=self.order.__getitem__):
+            try:
+                chosen[name] = generate_value(
+                    self.schema, self.properties[name], rng, path=f"$.{name}"
+                )
+            except MockUnsupported:
+                continue  # a field we cannot sample is simply left to the model
+        return chosen
+
+
 def sample_variation(
     schema: dict[str, Any], *, seed: int, index: int, dataset_mode: bool
 ) -> dict[str, Any]:
-    """Field values for record `index`; an empty dict when the schema offers nothing to vary."""
-    properties = schema.get("properties")
-    if not isinstance(properties, dict):
-        return {}
-    rng = random.Random(f"variation:{seed}:{index}")
-    chosen: dict[str, Any] = {}
-    if dataset_mode:
-        label = _balanced_label(properties.get(LABEL), seed=seed, index=index)
-        if label is not None:
-            chosen[LABEL] = label
-    free = {n: s for n, s in properties.items() if n not in chosen and n not in _SKIPPED}
-    enums = [n for n, s in free.items() if _is_enum(s)]
-    numbers = [n for n, s in free.items() if _is_bounded_number(s)]
-    enum_count = 1 if dataset_mode or numbers else 2
-    picks = rng.sample(enums, min(enum_count, len(enums)))
-    if numbers:
-        picks.append(rng.choice(numbers))
-    for name in sorted(picks, key=list(properties).index):
-        try:
-            chosen[name] = generate_value(schema, properties[name], rng, path=f"$.{name}")
-        except MockUnsupported:
-            continue  # a field we cannot sample is simply left to the model
-    return chosen
+    """Field values for record `index` (a one-off `VariationPlan`)."""
+    return VariationPlan(schema, seed=seed, dataset_mode=dataset_mode).sample(index)
 
 
-def _balanced_label(schema: Any, *, seed: int, index: int) -> Any:
+def _label_cycle(schema: Any, *, seed: int) -> tuple[list[Any], bool] | None:
+    """The label classes in the order records take them, and whether a label is a list."""
     if not isinstance(schema, dict):
         return None
     if _is_enum(schema):
@@ -61,8 +84,7 @@ def _balanced_label(schema: Any, *, seed: int, index: int) -> Any:
     # A seeded permutation of the classes, walked in order: every window of n records holds
     # each class once, whatever the seed.
     random.Random(f"labels:{seed}").shuffle(classes)
-    value = classes[index % len(classes)]
-    return [value] if wrap else value
+    return classes, wrap
 
 
 def _is_enum(schema: Any) -> bool:

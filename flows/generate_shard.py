@@ -8,6 +8,9 @@ client CPU, and async tasks are awaited directly (no `.submit()`).
 
 from __future__ import annotations
 
+import logging
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from prefect import flow, task
@@ -24,7 +27,6 @@ from datagems_core.generation import (
     run_shard,
 )
 from datagems_core.jobs import Job, Shard, read_job, read_shard
-from datagems_core.records import RecordResult
 from datagems_core.settings import Settings, get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
@@ -38,27 +40,41 @@ _CHEAP: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class _Unit:
+    make: RecordFn
+    indices: list[int]
+    report: ResultSink
+
+
+# The unit a task works on. Tasks take only indices as parameters: Prefect walks every
+# parameter of every task run, and a function or a list of K indices costs it on each call.
+# Each unit runs in its own asyncio task, so each sees its own value.
+_current_unit: ContextVar[_Unit] = ContextVar("datagems_current_unit")
+
+
 @task(name="make-record", task_run_name="record-{index}", **_CHEAP)
-async def make_record(make: RecordFn, index: int) -> RecordResult:
-    return await make(index)
+async def make_record(index: int) -> None:
+    unit = _current_unit.get()
+    unit.report(await unit.make(index))
 
 
 @task(name="make-record-batch", task_run_name="records-{first}-{last}", **_CHEAP)
-async def make_record_batch(
-    make: RecordFn, indices: list[int], report: ResultSink, first: int, last: int
-) -> int:
+async def make_record_batch(first: int, last: int) -> None:
     del first, last  # only name the task run
-    await run_records(make, indices, report)
-    return len(indices)
+    unit = _current_unit.get()
+    await run_records(unit.make, unit.indices, unit.report)
 
 
 async def record_task_runner(make: RecordFn, indices: list[int], report: ResultSink) -> None:
+    _current_unit.set(_Unit(make, indices, report))
     for index in indices:
-        report(await make_record(make, index))
+        await make_record(index)
 
 
 async def batch_task_runner(make: RecordFn, indices: list[int], report: ResultSink) -> None:
-    await make_record_batch(make, indices, report, indices[0], indices[-1])
+    _current_unit.set(_Unit(make, indices, report))
+    await make_record_batch(indices[0], indices[-1])
 
 
 def choose_runner(settings: Settings, job: Job) -> tuple[UnitRunner, int]:
@@ -80,6 +96,9 @@ async def run_shard_tasks(
 ) -> Shard:
     """The core shard loop with its records as Prefect tasks of the current flow run."""
     runner, unit_size = choose_runner(settings, job)
+    # Prefect logs "Finished in state Completed()" at INFO for every task run, to the console
+    # and the API: a line per record or batch. Failed task runs still log, at ERROR.
+    logging.getLogger("prefect.task_runs").setLevel(logging.WARNING)
     return await run_shard(
         store=store,
         files=files,

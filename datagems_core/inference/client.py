@@ -28,6 +28,7 @@ from datagems_core.inference.wire import (
     Reply,
     ReplyError,
     ResponseFormatMode,
+    decode_json,
     error_message,
     read_reply,
 )
@@ -151,7 +152,7 @@ class InferenceClient:
                 retry_after=parse_retry_after(response.headers.get("retry-after")),
             )
         try:
-            data = json.loads(response.content)
+            data = decode_json(response.content)
         except ValueError:
             raise TransientFailure(
                 f"the gateway sent a non-JSON body ({status}): {response.text[:120]!r}"
@@ -179,7 +180,7 @@ class InferenceClient:
 
 def _error_text(response: httpx.Response) -> str:
     try:
-        return error_message(json.loads(response.content))
+        return error_message(decode_json(response.content))
     except ValueError:
         text = response.text.strip()
         return text[:300] or response.reason_phrase

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
+
 from datagems_core.inference.usage import TokenUsage
 
 ResponseFormatMode = Literal["json_schema", "json_object"]
@@ -23,7 +25,21 @@ _ENVELOPE_KEYS = frozenset(
 
 
 def encode_message(role: str, content: str) -> bytes:
-    return json.dumps({"role": role, "content": content}, ensure_ascii=False).encode()
+    return orjson.dumps({"role": role, "content": content})
+
+
+def decode_json(data: bytes | str) -> Any:
+    """A reply body decoded with orjson (a fifth of the stdlib's time); what orjson refuses and
+    the stdlib takes (NaN, lone surrogates, UTF-16) goes to the stdlib.
+
+    orjson reads integers beyond 64 bits as floats, so the model's own JSON (the message
+    content) is parsed by `parsing.parse_object` with the stdlib. Raises ValueError when
+    neither can decode it.
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 class BodyTemplate:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from datagems_core.errors import SchemaError
 from datagems_core.schemas import (
     DRAFT_2020_12,
+    FORMAT_CHECKER,
     record_validator,
     sanitize_schema,
     validate_record,
@@ -150,3 +152,78 @@ def test_validate_record_checks_formats(fmt, good, bad):
 def test_record_validator_is_built_once_per_schema():
     schema = _schema(a={"type": "string"})
     assert record_validator(schema) is record_validator(dict(schema))
+
+
+_EDGE_VALUES = {
+    "date": ["2024-02-29", "2023-02-29", "2024-1-01", "2024-01-01T00:00:00Z", "20240101", ""],
+    "date-time": [
+        "2024-01-01T00:00:00Z",
+        "2024-01-01t00:00:00z",
+        "2024-01-01 00:00:00Z",
+        "2024-01-01T00:00:00",
+        "2024-01-01T00:00:60Z",
+        "2024-01-01T00:00:00.123+05:30",
+    ],
+    "time": ["10:00:00Z", "10:00:00", "25:00:00Z"],
+    "email": ["a@b.co", "a@b", "a b@c.de", "é@ü.de", "@b.co", "a@@b.co"],
+    "uri": ["https://x.io/a?b#c", "mailto:a@b.co", "x", "http://exa mple.com", "1http://x"],
+    "url": ["https://x.io", "x.io"],
+    "uri-reference": ["/a/b", "a b", "#frag"],
+    "hostname": ["example.com", "-bad.com", "a" * 64 + ".com", "localhost"],
+    "uuid": [
+        "123e4567-e89b-42d3-a456-426614174000",
+        "123e4567e89b42d3a456426614174000",
+        "{123e4567-e89b-42d3-a456-426614174000}",
+        "123E4567-E89B-42D3-A456-426614174000",
+    ],
+    "ipv4": ["127.0.0.1", "256.0.0.1", "01.2.3.4"],
+    "ipv6": ["::1", "1::2::3", "fe80::1%eth0"],
+    "duration": ["P1D", "one day"],
+    "regex": ["^a+$", "("],
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(_EDGE_VALUES))
+def test_compiled_and_reference_validators_agree_on_formats(fmt):
+    # The compiled validator decides valid records alone, so it must never pass a value the
+    # reference (python-jsonschema with our format checker) refuses, nor refuse one it passes.
+    schema = _schema(v={"type": "string", "format": fmt})
+    validator = record_validator(schema)
+    reference = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    for value in _EDGE_VALUES[fmt]:
+        record = {"v": value}
+        assert validator._compiled.is_valid(record) == reference.is_valid(record), value
+        assert (validate_record(validator, record) == []) == reference.is_valid(record), value
+
+
+def test_compiled_and_reference_validators_agree_on_types_and_keywords():
+    schema = _schema(
+        n={"type": "integer", "minimum": 1, "exclusiveMaximum": 5},
+        x={"type": "number", "multipleOf": 0.5},
+        s={"type": "string", "minLength": 2, "maxLength": 3, "pattern": "^[a-z]+$"},
+        e={"enum": ["a", 1, None]},
+        t={"type": "array", "items": {"type": "string"}, "maxItems": 2, "uniqueItems": True},
+        o={"type": "object", "properties": {"k": {"const": True}}, "required": ["k"]},
+    )
+    validator = record_validator(schema)
+    reference = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    good = {"n": 1, "x": 1.5, "s": "ab", "e": None, "t": ["a"], "o": {"k": True}}
+    variants = [
+        good,
+        {**good, "n": 1.0},
+        {**good, "n": True},
+        {**good, "n": 5},
+        {**good, "x": 1.25},
+        {**good, "s": "ab\n"},
+        {**good, "s": "ünï"},
+        {**good, "s": "abcd"},
+        {**good, "e": 1.0},
+        {**good, "e": False},
+        {**good, "t": ["a", "a"]},
+        {**good, "t": ["a", "b", "c"]},
+        {**good, "o": {"k": 1}},
+        {**good, "extra": 1},
+        {k: v for k, v in good.items() if k != "n"},
+    ]
+    for record in variants:
+        assert (validate_record(validator, record) == []) == reference.is_valid(record), record

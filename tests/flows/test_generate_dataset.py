@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from uuid import UUID
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
 
 from datagems_core.errors import InferenceUnreachable
 from datagems_core.files.factory import open_file_store
@@ -35,6 +43,19 @@ async def stored_job(job_id: str):
         await store.close()
 
 
+async def task_parameters_and_logs(flow_run_id: str) -> tuple[set[str], list[str]]:
+    """The parameter names of the flow run's task runs, and the messages its task runs logged."""
+    async with get_client() as client:
+        runs = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)]))
+        )
+        logs = await client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(flow_run_id)]))
+        )
+    names = {name for run in runs for name in run.task_inputs}
+    return names, [log.message for log in logs if log.task_run_id is not None]
+
+
 async def test_small_job_runs_one_task_per_record_and_shows_in_the_ui(monkeypatch):
     monkeypatch.setenv("DATAGEN_UPDATE_EVERY_K_REQUESTS", "4")
     job = await create_stored_job(10)
@@ -49,6 +70,10 @@ async def test_small_job_runs_one_task_per_record_and_shows_in_the_ui(monkeypatc
     assert await ok_indices(job.id) == list(range(10))
     names = await task_run_names(done.flow_run_id, expected=10)
     assert names == sorted(f"record-{i}" for i in range(10))
+    # Only the index is a task parameter, and task runs do not log one line each.
+    parameters, task_logs = await task_parameters_and_logs(done.flow_run_id)
+    assert parameters == {"index"}
+    assert not [m for m in task_logs if "Finished in state" in m]
     run, artifacts = await flow_run_and_artifacts(done.flow_run_id)
     assert run.name == f"Shop customers ({job.id})"
     assert {"owner:alice", f"job:{job.id}"} <= set(run.tags)
@@ -72,6 +97,9 @@ async def test_large_job_runs_one_task_per_checkpoint_batch(monkeypatch):
     assert await ok_indices(job.id) == list(range(30))
     names = await task_run_names(done.flow_run_id, expected=3)
     assert names == ["records-0-9", "records-10-19", "records-20-29"]
+    parameters, task_logs = await task_parameters_and_logs(done.flow_run_id)
+    assert parameters == {"first", "last"}
+    assert not [m for m in task_logs if "Finished in state" in m]
 
 
 async def test_a_shard_with_no_records_succeeds_in_the_flow():
