@@ -100,6 +100,7 @@ function run({ config, me }) {
       showNotice(jobsError, error);
     }
     const seconds = active ? config.activePollSeconds : config.idlePollSeconds;
+    clearTimeout(timer); // a click may have refreshed meanwhile: keep a single polling chain
     timer = setTimeout(refresh, seconds * 1000);
   }
 

@@ -265,6 +265,7 @@ function run({ config }) {
         return;
       }
       showNotice(notice, error);
+      clearTimeout(timer);
       timer = setTimeout(refresh, config.idlePollSeconds * 1000);
       return;
     }
@@ -272,6 +273,7 @@ function run({ config }) {
     renderJob();
     await loadRecords();
     const seconds = isActive(view.job) ? config.activePollSeconds : config.idlePollSeconds;
+    clearTimeout(timer); // an action may have refreshed meanwhile: keep a single polling chain
     timer = setTimeout(refresh, seconds * 1000);
   }
 
