@@ -1,15 +1,17 @@
 """What a job shows in the Prefect UI: its run's name and tags, a progress bar, a dataset summary.
 
 Artifact calls go to the Prefect server; they run in the background and coalesce (the latest
-progress wins), so a slow server never holds up a checkpoint. A failed artifact call is logged
+progress wins, at most one update a second), so a slow server never holds up a checkpoint. A failed artifact call is logged
 and does not fail the job: the store, not the UI, is the job's truth.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import time
 from uuid import UUID
 
 import httpx
@@ -27,6 +29,7 @@ from datagems_core.jobs import Job
 
 _NOT_KEY = re.compile(r"[^a-z0-9-]+")
 _UI_ERRORS = (PrefectException, httpx.HTTPError, OSError, RuntimeError, ValueError)
+UPDATE_SECONDS = 1.0
 
 
 def artifact_key(kind: str, job_id: str) -> str:
@@ -70,6 +73,8 @@ class ProgressArtifact:
         self.artifact_id: UUID | None = None
         self._latest: float | None = None
         self._sender: asyncio.Task[None] | None = None
+        self._sent_at = float("-inf")
+        self._finishing = asyncio.Event()
 
     async def start(self, done: int = 0) -> None:
         if current_flow_run_id() is None:
@@ -90,13 +95,21 @@ class ProgressArtifact:
             self._sender = asyncio.create_task(self._send())
 
     async def finish(self, done: int) -> None:
+        self._finishing.set()  # the last value goes out now, not at the next interval
         self.move(done)
         if self._sender is not None:
             await self._sender
 
     async def _send(self) -> None:
         while self._latest is not None and self.artifact_id is not None:
+            # At most one update per UPDATE_SECONDS: each is an API call costing ~1 ms of CPU,
+            # and a checkpoint comes every K records (a few a second).
+            wait = self._sent_at + UPDATE_SECONDS - time.monotonic()
+            if wait > 0 and not self._finishing.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._finishing.wait(), wait)
             progress, self._latest = self._latest, None
+            self._sent_at = time.monotonic()
             try:
                 await aupdate_progress_artifact(self.artifact_id, progress)
             except _UI_ERRORS as exc:

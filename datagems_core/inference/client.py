@@ -72,17 +72,24 @@ class InferenceClient:
     def __init__(
         self,
         *,
-        http: httpx.AsyncClient,
+        transport: httpx.AsyncBaseTransport,
         gateway: GatewayConfig,
         limiter: AdaptiveLimiter,
         log_requests: bool = False,
     ) -> None:
-        self.http = http
+        self.transport = transport
         self.gateway = gateway
         self.limiter = limiter
         self.url = gateway.url
         self.log_requests = log_requests
         self._secrets = [gateway.api_key.get_secret_value()] if gateway.api_key else []
+        # Built once: a request is these plus its body. Calling the transport directly skips
+        # httpx.AsyncClient's per-request URL merging, auth, redirect and cookie handling,
+        # about 0.1 ms of CPU a call here; none of it applies to a gateway call.
+        self._url = httpx.URL(gateway.url)
+        self._headers = request_headers(gateway)
+        timeout = httpx.Timeout(gateway.timeout_seconds, connect=min(gateway.timeout_seconds, 10.0))
+        self._extensions = {"timeout": timeout.as_dict()}
 
     @property
     def response_format(self) -> ResponseFormatMode:
@@ -101,7 +108,7 @@ class InferenceClient:
         ticket = await self.limiter.acquire()
         overloaded = False
         try:
-            response = await self.http.post(self.url, content=body)
+            response = await self._post(body)
             overloaded = response.status_code in _OVERLOAD_STATUSES
         except (httpx.TransportError, aiohttp.ClientError, TimeoutError) as exc:
             failure = self._transport_failure(exc)
@@ -112,6 +119,17 @@ class InferenceClient:
         if self.log_requests:
             self._log(body, response)
         return self._classify(response)
+
+    async def _post(self, body: bytes) -> httpx.Response:
+        request = httpx.Request(
+            "POST", self._url, headers=self._headers, content=body, extensions=self._extensions
+        )
+        response = await self.transport.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
 
     def _transport_failure(self, exc: Exception) -> TransientFailure:
         # httpx-aiohttp maps aiohttp's errors loosely (a refused connection arrives as
@@ -163,7 +181,7 @@ class InferenceClient:
             raise TransientFailure(str(exc)) from None
 
     def _log(self, body: bytes, response: httpx.Response) -> None:
-        request_headers = redact_headers(self.http.headers.items())
+        request_headers = redact_headers(self._headers)
         logger.info(
             "inference request POST %s headers=%s body=%s",
             redact_url(self.url),
@@ -196,38 +214,41 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def build_http_client(gateway: GatewayConfig) -> httpx.AsyncClient:
-    """The one HTTP client a gateway's calls share, on the aiohttp transport.
+def request_headers(gateway: GatewayConfig) -> list[tuple[str, str]]:
+    """The headers of every call to `gateway` (its key as a bearer token)."""
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json"),
+        ("Accept-Encoding", "gzip, deflate"),
+        ("User-Agent", "datagems"),
+    ]
+    if gateway.api_key is not None:
+        headers.append(("Authorization", f"Bearer {gateway.api_key.get_secret_value()}"))
+    return headers
+
+
+def build_transport(gateway: GatewayConfig) -> httpx.AsyncBaseTransport:
+    """The one connection pool a gateway's calls share: httpx' transport API over aiohttp.
 
     httpx' default transport cost about 10x the CPU per request here at 64 in flight.
     """
     pool = gateway.ceiling + 8
     limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if gateway.api_key is not None:
-        headers["Authorization"] = f"Bearer {gateway.api_key.get_secret_value()}"
-    timeout = httpx.Timeout(gateway.timeout_seconds, connect=min(gateway.timeout_seconds, 10.0))
-    return httpx.AsyncClient(
-        transport=AiohttpTransport(verify=_ssl_context(), limits=limits, trust_env=False),
-        headers=headers,
-        timeout=timeout,
-        follow_redirects=False,
-        trust_env=False,
-    )
+    return AiohttpTransport(verify=_ssl_context(), limits=limits, trust_env=False)
 
 
 @asynccontextmanager
 async def open_inference_client(
     *, settings: Settings, gateway: GatewayConfig
 ) -> AsyncIterator[InferenceClient]:
-    """An InferenceClient with its own HTTP client and limiter, closed on exit."""
-    http = build_http_client(gateway)
+    """An InferenceClient with its own connection pool and limiter, closed on exit."""
+    transport = build_transport(gateway)
     try:
         yield InferenceClient(
-            http=http,
+            transport=transport,
             gateway=gateway,
             limiter=AdaptiveLimiter(ceiling=gateway.ceiling, rpm=gateway.rpm),
             log_requests=settings.log_inference_requests,
         )
     finally:
-        await http.aclose()
+        await transport.aclose()
