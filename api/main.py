@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api.errors import BodySizeLimit, install_error_handlers
 from api.routes import (
@@ -40,7 +41,9 @@ from datagems_core.users import bootstrap_admin, ensure_mock_users
 
 log = logging.getLogger(__name__)
 
+# FastAPI matches routes in order: the busiest (jobs, polled by pages and scripts) go first.
 ROUTERS: list[APIRouter] = [
+    jobs.router,
     health.router,
     auth.router,
     tokens.router,
@@ -48,7 +51,6 @@ ROUTERS: list[APIRouter] = [
     admin.router,
     profiles.router,
     metrics.router,
-    jobs.router,
     schedules.router,
     pages.router,  # the web pages (api/web/), after every API route
 ]
@@ -95,7 +97,9 @@ def create_app(
             if store is None:
                 await kv.close()
 
-    app = FastAPI(
+    # FastAPIOffline serves /docs and /redoc with their scripts from the package, not a CDN:
+    # DataGems runs on machines with no internet access.
+    app = FastAPIOffline(
         title="DataGems",
         version=version(),
         summary="Synthetic structured datasets, one validated model call per record.",

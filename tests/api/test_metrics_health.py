@@ -75,3 +75,15 @@ def test_health_is_public_in_the_seed_shape(api):
         assert set(body) == {"ok", "version", "timestamp", "serving_node"}
         assert body["ok"] is True and body["timestamp"].endswith("Z")
         assert body["serving_node"] is None
+
+
+def test_api_docs_load_their_scripts_from_the_server_not_a_cdn(api):
+    client = api.client()
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn.jsdelivr.net" not in page.text
+    script = next(
+        line.split('"')[1] for line in page.text.splitlines() if "swagger-ui-bundle.js" in line
+    )
+    assert client.get(script).status_code == 200
+    assert client.get("/openapi.json").json()["info"]["title"] == "DataGems"
