@@ -5,8 +5,9 @@
 
 Records run through a `UnitRunner` (the flows wrap units in Prefect tasks: one record per task, or
 one checkpoint batch per task); the loop keeps at most `ceiling + K` records dispatched, so memory
-stays flat however large the shard, and writes checkpoints in the background while records keep
-flowing. A failed record is counted with its reason; an unreachable or rejecting gateway, or a
+stays flat however large the shard. Checkpoints (blocks of half of K) commit in the background
+while records keep flowing, and never more than K finished records are uncommitted (what a kill
+can lose). A failed record is counted with its reason; an unreachable or rejecting gateway, or a
 store that stays down, fails the shard with that reason after committing what was made.
 """
 
@@ -260,6 +261,10 @@ class _ShardLoop:
         self.units: set[asyncio.Task[None]] = set()
         self.buffer: list[RecordResult] = []
         self.commit_task: asyncio.Task[None] | None = None
+        self.committing = 0  # records in the commit under way
+        # Blocks of half of K, so one can commit while the next fills and still no more than
+        # K finished records are ever uncommitted: what a kill can lose.
+        self.flush_at = (every_k + 1) // 2
         self.cancel_seen = False
 
     async def run(self) -> bool:
@@ -271,7 +276,9 @@ class _ShardLoop:
         failure: BaseException | None = None
         try:
             while failure is None and not self.cancel_seen:
-                while not exhausted and dispatched < self.window:
+                # Finished records not yet committed hold places in the window too, so when a
+                # slow store makes the loop wait, at most `ceiling` more replies pile up.
+                while not exhausted and dispatched + self._held() < self.window:
                     unit = [plan[p] for _, p in zip(range(self.unit_size), positions, strict=False)]
                     if not unit:
                         exhausted = True
@@ -286,8 +293,7 @@ class _ShardLoop:
                     break
                 dispatched -= 1
                 self.buffer.append(item)
-                if len(self.buffer) >= self.every_k:
-                    await self._checkpoint()
+                await self._maybe_checkpoint()
         finally:
             if failure is None and not self.cancel_seen and dispatched == 0:
                 await self._finish_units()  # all reported: let the units end on their own
@@ -298,8 +304,7 @@ class _ShardLoop:
             if isinstance(item, RecordResult):
                 self.buffer.append(item)
         await self._checkpoint()
-        if self.commit_task is not None:
-            await self.commit_task
+        await self._wait_for_commit()
         if failure is not None:
             raise failure
         return self.cancel_seen
@@ -336,15 +341,36 @@ class _ShardLoop:
         if self.units:
             await asyncio.gather(*self.units, return_exceptions=True)
 
+    def _held(self) -> int:
+        return self.committing + len(self.buffer)
+
+    async def _maybe_checkpoint(self) -> None:
+        """Commit the buffer once it holds half of K, in the background while records flow;
+        wait for the commit under way only when it and the buffer together reach K."""
+        if self.commit_task is not None and self.commit_task.done():
+            await self._wait_for_commit()  # raises what the commit raised
+        if self.commit_task is None:
+            if len(self.buffer) >= self.flush_at:
+                await self._checkpoint()
+        elif self._held() >= self.every_k:
+            await self._checkpoint()
+
     async def _checkpoint(self) -> None:
         """Commit the buffer in the background; waits only for the previous commit."""
-        if self.commit_task is not None:
-            await self.commit_task  # one commit at a time keeps progress records in order
-            self.commit_task = None
+        await self._wait_for_commit()  # one commit at a time keeps progress records in order
         if not self.buffer:
             return
         results, self.buffer = self.buffer, []
+        self.committing = len(results)
         self.commit_task = asyncio.create_task(self._commit(results))
+
+    async def _wait_for_commit(self) -> None:
+        if self.commit_task is not None:
+            # A failed commit raises here every time: nothing is committed after it, as its
+            # records may already count as done in `progress`.
+            await self.commit_task
+            self.commit_task = None
+            self.committing = 0
 
     async def _commit(self, results: Sequence[RecordResult]) -> None:
         shard = await commit_block(

@@ -1,4 +1,4 @@
-"""The shard loop: every record once, checkpoints every K, resume, cancel, failures, retry."""
+"""The shard loop: every record once, checkpoints within K, resume, cancel, failures, retry."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def store():
     return MemoryStore()
 
 
-async def test_run_shard_makes_every_record_once_and_checkpoints_every_k(store, tmp_path):
+async def test_run_shard_makes_every_record_once_and_checkpoints_every_half_k(store, tmp_path):
     files = make_files(tmp_path)
     settings = make_settings(tmp_path, update_every_k=10, inference_concurrency=4)
     job = await make_job(store, files, total_records=95)
@@ -96,8 +96,8 @@ async def test_run_shard_makes_every_record_once_and_checkpoints_every_k(store, 
 
     assert (shard.status, shard.generated_ok, shard.generated_failed) == ("succeeded", 95, 0)
     assert shard.next_index == 95 and shard.done_above == []
-    assert shard.block_count == 10
-    assert checkpoints == sorted(checkpoints) and checkpoints[0] >= 10
+    assert shard.block_count == 19  # blocks of ceil(K/2) = 5
+    assert checkpoints == sorted(checkpoints) and checkpoints[0] >= 5
     assert runner.max_in_flight <= 4  # the concurrency ceiling holds
     seen = await stored_indices(store, files, job.id)
     assert seen == Counter(range(95))
@@ -150,10 +150,64 @@ async def test_a_killed_shard_resumes_from_its_checkpoint_without_duplicates(sto
     assert (shard.status, shard.generated_ok) == ("succeeded", 60)
     assert await stored_indices(store, files, job.id) == Counter(range(60))
     assert sum(second.calls.values()) == 60 - committed  # only uncommitted records are redone
-    # Work lost to the kill: finished records not yet committed (fewer than K) plus the records
+    # Work lost to the kill: finished records not yet committed (at most K) plus the records
     # that were in flight (at most the window of ceiling + K).
-    assert first.reported - committed < settings.update_every_k
+    assert first.reported - committed <= settings.update_every_k
     assert sum(first.calls.values()) - first.reported <= 3 + settings.update_every_k
+
+
+class GatedFiles:
+    """A file store whose writes wait at a gate: a store slower than the records."""
+
+    def __init__(self, files):
+        self.files, self.name = files, files.name
+        self.gate = asyncio.Event()
+        self.waiting = 0
+
+    async def put_bytes(self, filename, data):
+        self.waiting += 1
+        await self.gate.wait()
+        self.waiting -= 1
+        return await self.files.put_bytes(filename, data)
+
+    def __getattr__(self, name):
+        return getattr(self.files, name)
+
+
+async def test_finished_records_not_committed_stay_within_k_while_the_store_lags(store, tmp_path):
+    # Worst case for a kill: a commit that does not finish. Before the first block is stored
+    # (only job files are written until then), the loop holds at most K finished records, and
+    # only the `ceiling` records then in flight can finish on top of them.
+    k, ceiling = 10, 3
+    settings = make_settings(tmp_path, update_every_k=k, inference_concurrency=ceiling)
+    job = await make_job(store, make_files(tmp_path), total_records=200)
+    files = GatedFiles(make_files(tmp_path))
+    runner = CountingRunner()
+    run = asyncio.create_task(
+        run_shard(
+            store=store,
+            files=files,
+            settings=settings,
+            job_id=job.id,
+            shard_key="local",
+            runner=runner,
+        )
+    )
+    for _ in range(200):  # until nothing moves: the loop waits for the gated commit
+        before = runner.reported
+        await asyncio.sleep(0.01)
+        if files.waiting and runner.reported == before and runner.in_flight == 0:
+            break
+    reported = runner.reported
+    assert files.waiting == 1  # one commit at a time
+    assert (await read_shard(store, job.id, "local")).generated_ok == 0
+    assert k <= reported <= k + ceiling
+    files.gate.set()  # the store recovers: the run finishes with every record once
+    shard = await run
+    assert (shard.status, shard.generated_ok) == ("succeeded", 200)
+    assert await stored_indices(store, files, job.id) == Counter(range(200))
+    blocks = await read_block_entries(store, job.id, shard)
+    assert max(b.count for b in blocks) <= (k + 1) // 2
 
 
 async def test_cancel_stops_at_a_checkpoint_and_keeps_what_was_made(store, tmp_path):
