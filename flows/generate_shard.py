@@ -2,8 +2,9 @@
 
 Jobs up to `DATAGEMS_RECORD_TASKS_MAX` records run one task per record; larger ones one task per
 checkpoint batch of K records, the records inside concurrent. Both call the same record function.
-Task options stay cheap (no result persistence, no cache key): a task run costs about 5 ms of
-client CPU, and async tasks are awaited directly (no `.submit()`).
+Task options stay cheap (no result persistence, no cache key, ints as the only parameters, no
+per-task INFO line): Prefect's engine still costs about 2.4 ms of client CPU a task run here,
+and async tasks are awaited directly (no `.submit()`).
 """
 
 from __future__ import annotations
