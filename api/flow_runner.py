@@ -36,8 +36,9 @@ from prefect.states import Cancelled, Cancelling, Crashed
 
 from api.deps import SettingsDep
 from datagems_core.errors import ServiceUnavailable
+from datagems_core.job_models import Job
 from datagems_core.job_starts import fail_unstarted, note_flow_run
-from datagems_core.jobs import Job, list_unfinished_jobs
+from datagems_core.jobs import list_unfinished_jobs
 from datagems_core.schedules import (
     ORCHESTRATOR_SLUG_PREFIX,
     Schedule,

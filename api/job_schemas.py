@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, model_validator
 
 from api.schemas import ApiModel
-from datagems_core.jobs import InferenceChoice
+from datagems_core.job_models import InferenceChoice
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=2000)]

@@ -26,7 +26,8 @@ from datagems_core.checkpoints import ShardProgress, commit_block, save_shard
 from datagems_core.files.factory import open_file_store
 from datagems_core.inference.mock import generate_record
 from datagems_core.inference.usage import TokenUsage
-from datagems_core.jobs import create_job, mark_finished, read_shards, sum_shards
+from datagems_core.job_models import sum_shards
+from datagems_core.jobs import create_job, mark_finished, read_shards
 from datagems_core.records import RecordResult
 from datagems_core.settings import get_settings
 from datagems_core.store.factory import open_store

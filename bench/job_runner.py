@@ -21,7 +21,8 @@ from bench.measure import Span
 from bench.processes import emit_result
 from bench.workload import INSTRUCTIONS, SCHEMA
 from datagems_core.files.factory import open_file_store
-from datagems_core.jobs import InferenceChoice, create_job, read_job, read_shards
+from datagems_core.job_models import InferenceChoice
+from datagems_core.jobs import create_job, read_job, read_shards
 from datagems_core.settings import get_settings
 from datagems_core.store.factory import open_store
 

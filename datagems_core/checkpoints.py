@@ -21,7 +21,8 @@ import orjson
 from datagems_core.clock import now_iso
 from datagems_core.errors import FileStoreError, StoreError
 from datagems_core.files.base import FileStore
-from datagems_core.jobs import Shard, Tokens, blocks_hkey, write_shard
+from datagems_core.job_models import Shard, Tokens
+from datagems_core.jobs import blocks_hkey, write_shard
 from datagems_core.record_shapes import Shape, merge_shapes, shape_of_records
 from datagems_core.records import RecordResult
 from datagems_core.store.base import KVStore

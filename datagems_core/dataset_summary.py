@@ -12,7 +12,7 @@ import orjson
 import polars as pl
 
 from datagems_core.files.base import FileStore
-from datagems_core.jobs import Job, Totals
+from datagems_core.job_models import Job, Totals
 from datagems_core.store.base import KVStore
 from datagems_core.stored_records import iter_ok_records
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from datagems_core.drafts import Draft
 from datagems_core.errors import BadRequest, NotFound, SchemaError
 from datagems_core.inference.gateway import GatewayConfig
-from datagems_core.jobs import InferenceChoice
+from datagems_core.job_models import InferenceChoice
 from datagems_core.profiles import resolve_profile
 from datagems_core.schemas import sanitize_schema, validate_schema
 from datagems_core.settings import Settings

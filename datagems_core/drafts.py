@@ -19,7 +19,7 @@ import jwt
 from pydantic import Field, ValidationError
 
 from datagems_core.errors import BadRequest
-from datagems_core.jobs import InferenceChoice
+from datagems_core.job_models import InferenceChoice
 from datagems_core.settings import Settings
 from datagems_core.stored_model import StoredModel
 

@@ -25,16 +25,8 @@ from datagems_core.clock import now_iso
 from datagems_core.errors import ConfigError, DatagemsError
 from datagems_core.files.base import FileStore
 from datagems_core.inference.gateway import GatewayConfig
-from datagems_core.jobs import (
-    InferenceChoice,
-    Job,
-    JobDetails,
-    Shard,
-    is_cancel_requested,
-    read_details,
-    read_job,
-    read_shard,
-)
+from datagems_core.job_models import InferenceChoice, Job, JobDetails, Shard
+from datagems_core.jobs import is_cancel_requested, read_details, read_job, read_shard
 from datagems_core.profiles import resolve_profile
 from datagems_core.records import RecordResult, RecordSpec, open_record_maker
 from datagems_core.settings import Settings

@@ -4,7 +4,8 @@ or fail the job with the reason when no run could be started, so nothing waits `
 
 from __future__ import annotations
 
-from datagems_core.jobs import Job, mark_finished, read_job, write_job
+from datagems_core.job_models import Job
+from datagems_core.jobs import mark_finished, read_job, write_job
 from datagems_core.store.base import KVStore
 
 

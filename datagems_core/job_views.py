@@ -11,7 +11,8 @@ from typing import Any
 from datagems_core.clock import parse_iso
 from datagems_core.errors import FileStoreError, NotFound
 from datagems_core.files.base import FileStore
-from datagems_core.jobs import JOBS_HKEY, Job, read_details, read_shards, sum_shards
+from datagems_core.job_models import Job, sum_shards
+from datagems_core.jobs import JOBS_HKEY, read_details, read_shards
 from datagems_core.store.base import KVStore
 from datagems_core.stored_records import iter_result_chunks
 

@@ -1,4 +1,4 @@
-"""Jobs and shards: the models, their states and the store key layout (the only code that knows it).
+"""Jobs and shards in the store: the key layout (the only code that knows it) and transitions.
 
 Keys (seed names where the concept is the same):
     datagen:jobs                          hash  job id -> Job record          (creator, then the parent flow)
@@ -9,7 +9,8 @@ Keys (seed names where the concept is the same):
 
 The job's details (instructions, schema, inference choice without any key) are an immutable JSON
 file in the file store, referenced by `jobDetailsCid`. Totals are sums over the shard records,
-each written by its own shard: nothing is read-modified-written across writers.
+each written by its own shard: nothing is read-modified-written across writers. The records'
+shapes are in `datagems_core.job_models`.
 """
 
 from __future__ import annotations
@@ -18,18 +19,21 @@ import json
 import secrets
 from typing import Any, Literal
 
-from pydantic import Field
-
 from datagems_core.clock import now_iso, now_ms, parse_iso
 from datagems_core.errors import Conflict, NotFound
 from datagems_core.files.base import FileStore
+from datagems_core.job_models import (
+    UNFINISHED,
+    IndexRange,
+    InferenceChoice,
+    Job,
+    JobDetails,
+    Shard,
+    Totals,
+)
 from datagems_core.shards import plan_shards
 from datagems_core.store.base import JSONValue, KVStore
-from datagems_core.stored_model import StoredModel
 
-JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
-UNFINISHED: frozenset[str] = frozenset({"queued", "running"})
 JOBS_HKEY = "datagen:jobs"
 
 
@@ -52,137 +56,6 @@ def cancel_key(job_id: str) -> str:
 def new_job_id() -> str:
     """`job_<epoch-ms>_<6 hex>`, as the seed makes them."""
     return f"job_{now_ms()}_{secrets.token_hex(3)}"
-
-
-class Tokens(StoredModel):
-    prompt: int = 0
-    completion: int = 0
-    total: int = 0
-
-
-class IndexRange(StoredModel):
-    start: int
-    end: int
-
-
-class InferenceChoice(StoredModel):
-    """How a job reaches its model, without any secret: keys are resolved when the job runs."""
-
-    profile_id: str | None = None
-    base_url: str | None = None
-    path: str | None = None
-    flavour: Literal["auto", "openai", "ratio1"] | None = None
-    model: str | None = None
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    concurrency: int | None = Field(None, ge=1)
-    api_key_env: str | None = None  # the name of an environment variable, never its value
-
-
-class JobDetails(StoredModel):
-    id: str
-    owner: str
-    title: str
-    description: str = ""
-    instructions: str
-    json_schema: dict[str, Any] = Field(alias="schema")
-    dataset_mode: bool = False
-    seed: int = 0
-    inference: InferenceChoice = Field(default_factory=InferenceChoice)
-    created_at: str
-    meta: dict[str, Any] = Field(default_factory=dict)
-
-
-class Job(StoredModel):
-    id: str
-    owner: str
-    title: str
-    description: str = ""
-    status: JobStatus = "queued"
-    total_records: int
-    total_ok: int = 0
-    total_failed: int = 0
-    total_generated: int = 0
-    failure_reasons: dict[str, int] = Field(default_factory=dict)
-    tokens: Tokens = Field(default_factory=Tokens)
-    created_at: str
-    started_at: str | None = None
-    finished_at: str | None = None
-    updated_at: str
-    records_duration_ms: float | None = None
-    flow_run_id: str | None = None
-    error: str | None = None
-    dataset_mode: bool = False
-    schedule_id: str | None = None
-    version: int | None = None
-    job_details_cid: str
-    peers: list[str] = Field(default_factory=list)
-    peer_count: int = 0
-    retry_pass: int = 0
-    dataset_cid: str | None = None
-    dataset_format: str | None = None
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in TERMINAL
-
-
-class Shard(StoredModel):
-    """One shard's progress record. After creation only that shard writes it."""
-
-    shard_key: str
-    peer_id: str
-    assigned: int
-    range: IndexRange
-    status: JobStatus = "queued"
-    generated_ok: int = 0
-    generated_failed: int = 0
-    failure_reasons: dict[str, int] = Field(default_factory=dict)
-    tokens: Tokens = Field(default_factory=Tokens)
-    attempts: int = 0
-    retry_pass: int = 0
-    next_index: int = 0  # every plan position below it is committed
-    done_above: list[int] = Field(default_factory=list)  # committed positions above next_index
-    block_count: int = 0
-    started_at: str | None = None
-    finished_at: str | None = None
-    last_update_at: str | None = None
-    error: str | None = None
-    flow_run_id: str | None = None
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in TERMINAL
-
-
-class Totals(StoredModel):
-    total_ok: int = 0
-    total_failed: int = 0
-    failure_reasons: dict[str, int] = Field(default_factory=dict)
-    tokens: Tokens = Field(default_factory=Tokens)
-    attempts: int = 0
-
-    @property
-    def done(self) -> int:
-        return self.total_ok + self.total_failed
-
-
-def sum_shards(shards: list[Shard]) -> Totals:
-    """Job totals as sums over the single-writer shard records."""
-    reasons: dict[str, int] = {}
-    for shard in shards:
-        for reason, count in shard.failure_reasons.items():
-            reasons[reason] = reasons.get(reason, 0) + count
-    return Totals(
-        total_ok=sum(s.generated_ok for s in shards),
-        total_failed=sum(s.generated_failed for s in shards),
-        failure_reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
-        tokens=Tokens(
-            prompt=sum(s.tokens.prompt for s in shards),
-            completion=sum(s.tokens.completion for s in shards),
-            total=sum(s.tokens.total for s in shards),
-        ),
-        attempts=sum(s.attempts for s in shards),
-    )
 
 
 async def create_job(

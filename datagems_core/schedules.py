@@ -24,7 +24,8 @@ from pydantic import Field
 from datagems_core.clock import now, now_iso, now_ms, to_iso
 from datagems_core.errors import BadRequest, NotFound
 from datagems_core.files.base import FileStore
-from datagems_core.jobs import InferenceChoice, Job, create_job, read_job
+from datagems_core.job_models import InferenceChoice, Job
+from datagems_core.jobs import create_job, read_job
 from datagems_core.settings import Settings
 from datagems_core.shards import peers_for
 from datagems_core.store.base import KVStore

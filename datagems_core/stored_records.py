@@ -20,7 +20,8 @@ from datagems_core.checkpoints import (
     reason_of,
 )
 from datagems_core.files.base import FileStore
-from datagems_core.jobs import Shard, read_shards
+from datagems_core.job_models import Shard
+from datagems_core.jobs import read_shards
 from datagems_core.store.base import KVStore
 
 _INDEX = itemgetter("index")

@@ -33,16 +33,8 @@ from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
 from datagems_core.generation import describe_error
 from datagems_core.inference.gateway import GatewayConfig
-from datagems_core.jobs import (
-    InferenceChoice,
-    Job,
-    clear_cancel,
-    create_job,
-    read_details,
-    read_job,
-    read_shards,
-    sum_shards,
-)
+from datagems_core.job_models import InferenceChoice, Job, sum_shards
+from datagems_core.jobs import clear_cancel, create_job, read_details, read_job, read_shards
 from datagems_core.schemas import sanitize_schema, validate_schema
 from datagems_core.settings import Settings, get_settings
 from datagems_core.shards import peers_for

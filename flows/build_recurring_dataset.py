@@ -30,8 +30,8 @@ from prefect.logging import get_run_logger
 from datagems_core.errors import ServiceUnavailable
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
+from datagems_core.job_models import Job
 from datagems_core.job_starts import fail_unstarted, note_flow_run
-from datagems_core.jobs import Job
 from datagems_core.schedules import (
     ORCHESTRATOR_SLUG_PREFIX,
     Schedule,

@@ -29,16 +29,14 @@ from datagems_core.exports import write_export
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
 from datagems_core.generation import describe_error
+from datagems_core.job_models import Job, Shard, sum_shards
 from datagems_core.jobs import (
-    Job,
-    Shard,
     is_cancel_requested,
     mark_finished,
     mark_progress,
     mark_running,
     read_job,
     read_shards,
-    sum_shards,
 )
 from datagems_core.settings import Settings, get_settings
 from datagems_core.store.base import KVStore

@@ -27,7 +27,8 @@ from datagems_core.generation import (
     run_records,
     run_shard,
 )
-from datagems_core.jobs import Job, Shard, read_job, read_shard
+from datagems_core.job_models import Job, Shard
+from datagems_core.jobs import read_job, read_shard
 from datagems_core.settings import Settings, get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store

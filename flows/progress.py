@@ -25,7 +25,7 @@ from prefect.context import FlowRunContext
 from prefect.exceptions import PrefectException
 from prefect.logging import get_run_logger
 
-from datagems_core.jobs import Job
+from datagems_core.job_models import Job
 
 _NOT_KEY = re.compile(r"[^a-z0-9-]+")
 _UI_ERRORS = (PrefectException, httpx.HTTPError, OSError, RuntimeError, ValueError)

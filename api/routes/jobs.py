@@ -38,10 +38,9 @@ from datagems_core.definitions import (
 from datagems_core.drafts import Draft, issue_draft_token, read_optional_draft, refreshes_after
 from datagems_core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from datagems_core.exports import MEDIA_TYPES, ExportSummary, iter_export_bytes, parse_format
+from datagems_core.job_models import InferenceChoice, Job
 from datagems_core.job_views import describe_job, list_all_jobs, read_record_page
 from datagems_core.jobs import (
-    InferenceChoice,
-    Job,
     create_job,
     delete_job,
     list_job_texts_for_user,

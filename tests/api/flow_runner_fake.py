@@ -14,7 +14,8 @@ from api.flow_runner import PrefectSchedule, get_flow_runner
 from datagems_core.errors import ServiceUnavailable
 from datagems_core.files.local import LocalFileStore
 from datagems_core.generation import run_shard
-from datagems_core.jobs import Job, mark_finished, mark_running, read_job, read_shards, sum_shards
+from datagems_core.job_models import Job, sum_shards
+from datagems_core.jobs import mark_finished, mark_running, read_job, read_shards
 from datagems_core.schedules import Schedule
 from datagems_core.settings import Settings
 from datagems_core.store.base import KVStore

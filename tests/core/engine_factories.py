@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from datagems_core.files.local import LocalFileStore
-from datagems_core.jobs import InferenceChoice, Job, create_job
+from datagems_core.job_models import InferenceChoice, Job
+from datagems_core.jobs import create_job
 from datagems_core.settings import Settings, load_settings
 from datagems_core.store.base import KVStore
 

@@ -11,15 +11,14 @@ import pytest
 from datagems_core.checkpoints import parse_block, read_block_entries
 from datagems_core.errors import InferenceUnreachable
 from datagems_core.generation import run_records, run_shard
+from datagems_core.job_models import InferenceChoice, sum_shards
 from datagems_core.jobs import (
-    InferenceChoice,
     mark_finished,
     mark_running,
     read_job,
     read_shard,
     request_cancel,
     retry_failed_records,
-    sum_shards,
 )
 from datagems_core.store.memory import MemoryStore
 from datagems_core.stored_records import iter_result_chunks

@@ -7,11 +7,9 @@ import re
 import pytest
 
 from datagems_core.errors import Conflict, NotFound
+from datagems_core.job_models import InferenceChoice, Shard, Tokens, sum_shards
 from datagems_core.jobs import (
     JOBS_HKEY,
-    InferenceChoice,
-    Shard,
-    Tokens,
     cancel_key,
     delete_job,
     is_cancel_requested,
@@ -25,7 +23,6 @@ from datagems_core.jobs import (
     request_cancel,
     retry_failed_records,
     shards_hkey,
-    sum_shards,
     user_jobs_hkey,
 )
 from datagems_core.store.memory import MemoryStore

@@ -30,7 +30,8 @@ from prefect.exceptions import ObjectNotFound
 
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
-from datagems_core.jobs import Job, Shard, create_job, read_job, read_shards
+from datagems_core.job_models import Job, Shard
+from datagems_core.jobs import create_job, read_job, read_shards
 from datagems_core.settings import get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store

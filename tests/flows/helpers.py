@@ -15,7 +15,8 @@ from prefect.client.schemas.filters import (
 )
 
 from datagems_core.files.factory import open_file_store
-from datagems_core.jobs import InferenceChoice, Job, create_job
+from datagems_core.job_models import InferenceChoice, Job
+from datagems_core.jobs import create_job
 from datagems_core.settings import get_settings
 from datagems_core.store.factory import open_store
 from tests.core.engine_factories import PERSON_SCHEMA

@@ -16,7 +16,8 @@ from prefect.client.schemas.filters import (
 
 from datagems_core.errors import InferenceUnreachable
 from datagems_core.files.factory import open_file_store
-from datagems_core.jobs import InferenceChoice, read_job, read_shards, request_cancel
+from datagems_core.job_models import InferenceChoice
+from datagems_core.jobs import read_job, read_shards, request_cancel
 from datagems_core.settings import get_settings
 from datagems_core.store.factory import open_store
 from datagems_core.stored_records import iter_ok_records

@@ -1,0 +1,147 @@
+"""The job and shard records as stored (camelCase JSON), their states, and totals over shards.
+
+Where they are stored is `datagems_core.jobs`' business; this module knows only their shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from datagems_core.stored_model import StoredModel
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+UNFINISHED: frozenset[str] = frozenset({"queued", "running"})
+
+
+class Tokens(StoredModel):
+    prompt: int = 0
+    completion: int = 0
+    total: int = 0
+
+
+class IndexRange(StoredModel):
+    start: int
+    end: int
+
+
+class InferenceChoice(StoredModel):
+    """How a job reaches its model, without any secret: keys are resolved when the job runs."""
+
+    profile_id: str | None = None
+    base_url: str | None = None
+    path: str | None = None
+    flavour: Literal["auto", "openai", "ratio1"] | None = None
+    model: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    concurrency: int | None = Field(None, ge=1)
+    api_key_env: str | None = None  # the name of an environment variable, never its value
+
+
+class JobDetails(StoredModel):
+    id: str
+    owner: str
+    title: str
+    description: str = ""
+    instructions: str
+    json_schema: dict[str, Any] = Field(alias="schema")
+    dataset_mode: bool = False
+    seed: int = 0
+    inference: InferenceChoice = Field(default_factory=InferenceChoice)
+    created_at: str
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class Job(StoredModel):
+    id: str
+    owner: str
+    title: str
+    description: str = ""
+    status: JobStatus = "queued"
+    total_records: int
+    total_ok: int = 0
+    total_failed: int = 0
+    total_generated: int = 0
+    failure_reasons: dict[str, int] = Field(default_factory=dict)
+    tokens: Tokens = Field(default_factory=Tokens)
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    updated_at: str
+    records_duration_ms: float | None = None
+    flow_run_id: str | None = None
+    error: str | None = None
+    dataset_mode: bool = False
+    schedule_id: str | None = None
+    version: int | None = None
+    job_details_cid: str
+    peers: list[str] = Field(default_factory=list)
+    peer_count: int = 0
+    retry_pass: int = 0
+    dataset_cid: str | None = None
+    dataset_format: str | None = None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in TERMINAL
+
+
+class Shard(StoredModel):
+    """One shard's progress record. After creation only that shard writes it."""
+
+    shard_key: str
+    peer_id: str
+    assigned: int
+    range: IndexRange
+    status: JobStatus = "queued"
+    generated_ok: int = 0
+    generated_failed: int = 0
+    failure_reasons: dict[str, int] = Field(default_factory=dict)
+    tokens: Tokens = Field(default_factory=Tokens)
+    attempts: int = 0
+    retry_pass: int = 0
+    next_index: int = 0  # every plan position below it is committed
+    done_above: list[int] = Field(default_factory=list)  # committed positions above next_index
+    block_count: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    last_update_at: str | None = None
+    error: str | None = None
+    flow_run_id: str | None = None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in TERMINAL
+
+
+class Totals(StoredModel):
+    total_ok: int = 0
+    total_failed: int = 0
+    failure_reasons: dict[str, int] = Field(default_factory=dict)
+    tokens: Tokens = Field(default_factory=Tokens)
+    attempts: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.total_ok + self.total_failed
+
+
+def sum_shards(shards: list[Shard]) -> Totals:
+    """Job totals as sums over the single-writer shard records."""
+    reasons: dict[str, int] = {}
+    for shard in shards:
+        for reason, count in shard.failure_reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    return Totals(
+        total_ok=sum(s.generated_ok for s in shards),
+        total_failed=sum(s.generated_failed for s in shards),
+        failure_reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        tokens=Tokens(
+            prompt=sum(s.tokens.prompt for s in shards),
+            completion=sum(s.tokens.completion for s in shards),
+            total=sum(s.tokens.total for s in shards),
+        ),
+        attempts=sum(s.attempts for s in shards),
+    )
