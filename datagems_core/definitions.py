@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 from datagems_core.drafts import Draft
 from datagems_core.errors import BadRequest, NotFound, SchemaError
 from datagems_core.inference.gateway import GatewayConfig
+from datagems_core.job_gateway import gateway_for_choice
 from datagems_core.job_models import InferenceChoice
-from datagems_core.profiles import resolve_profile
 from datagems_core.schemas import sanitize_schema, validate_schema
 from datagems_core.settings import Settings
 from datagems_core.store.base import KVStore
@@ -68,24 +68,15 @@ async def gateway_for(
     store: KVStore, settings: Settings, owner: str, choice: InferenceChoice
 ) -> GatewayConfig | None:
     """The gateway `owner`'s choice points at (for drafting a schema), key included; None for
-    the built-in mock. Jobs resolve theirs when they run (`generation.resolve_gateway`)."""
-    given: dict[str, Any] = {
-        "model": choice.model,
-        "parameters": choice.parameters or None,
-        "concurrency": choice.concurrency,
-    }
-    if not choice.profile_id:
-        return GatewayConfig.from_settings(settings, **given)
+    the built-in mock. Jobs resolve theirs the same way when they run."""
     try:
-        profile = await resolve_profile(store, settings, owner, choice.profile_id)
+        return await gateway_for_choice(store, settings, owner, choice)
     except NotFound:
         raise BadRequest(
             f"inference.profileId: no inference profile {choice.profile_id!r}; "
             "pick one of your saved profiles (GET /api/user/settings)",
             details={"field": "inference.profileId"},
         ) from None
-    overrides = {**profile.gateway_overrides(), **given, "model": choice.model or profile.model}
-    return GatewayConfig.from_settings(settings, **overrides)
 
 
 @dataclass

@@ -14,20 +14,17 @@ store that stays down, fails the shard with that reason after committing what wa
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
-
-from pydantic import SecretStr
+from typing import Protocol
 
 from datagems_core.checkpoints import ShardProgress, commit_block, save_shard
 from datagems_core.clock import now_iso
-from datagems_core.errors import ConfigError, DatagemsError
+from datagems_core.errors import DatagemsError
 from datagems_core.files.base import FileStore
 from datagems_core.inference.gateway import GatewayConfig
+from datagems_core.job_gateway import resolve_gateway
 from datagems_core.job_models import InferenceChoice, Job, JobDetails, Shard
 from datagems_core.jobs import is_cancel_requested, read_details, read_job, read_shard
-from datagems_core.profiles import resolve_profile
 from datagems_core.records import RecordResult, RecordSpec, open_record_maker
 from datagems_core.settings import Settings
 from datagems_core.store.base import KVStore
@@ -62,55 +59,6 @@ async def run_records(make: RecordFn, indices: list[int], report: ResultSink) ->
 def describe_error(exc: BaseException) -> str:
     message = exc.message if isinstance(exc, DatagemsError) else str(exc)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
-def gateway_from_choice(settings: Settings, choice: InferenceChoice) -> GatewayConfig | None:
-    """The gateway of a choice without a profile; its key comes from this process' environment
-    (`apiKeyEnv`, the CLI's way), never from the job. None means the built-in mock."""
-    if choice.profile_id:
-        raise ConfigError(f"inference profile {choice.profile_id} needs `resolve_gateway`")
-    return GatewayConfig.from_settings(settings, **_choice_overrides(choice))
-
-
-def _choice_overrides(choice: InferenceChoice) -> dict[str, Any]:
-    overrides: dict[str, Any] = {
-        "base_url": choice.base_url,
-        "path": choice.path,
-        "flavour": choice.flavour,
-        "model": choice.model,
-        "parameters": choice.parameters or None,
-        "concurrency": choice.concurrency,
-    }
-    if choice.api_key_env:
-        value = os.environ.get(choice.api_key_env, "")
-        if not value:
-            raise ConfigError(
-                f"the job reads its API key from ${choice.api_key_env}, which is not set here"
-            )
-        overrides["api_key"] = SecretStr(value)
-    return overrides
-
-
-async def resolve_gateway(
-    store: KVStore, settings: Settings, details: JobDetails
-) -> GatewayConfig | None:
-    """The gateway the job asked for, resolved when it runs: keys are never part of a job.
-
-    A profile is the owner's saved gateway, its key decrypted now (so a rotated key applies
-    to queued jobs); otherwise as `gateway_from_choice`.
-    """
-    choice = details.inference
-    if not choice.profile_id:
-        return gateway_from_choice(settings, choice)
-    profile = await resolve_profile(store, settings, details.owner, choice.profile_id)
-    overrides = _choice_overrides(choice)
-    overrides.update(
-        base_url=profile.base_url,
-        path=choice.path or profile.path,
-        model=choice.model or profile.model,
-        api_key=profile.api_key,
-    )
-    return GatewayConfig.from_settings(settings, **overrides)
 
 
 async def run_shard(

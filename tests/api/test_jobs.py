@@ -12,7 +12,7 @@ import pytest
 
 from datagems_core.definitions import gateway_for
 from datagems_core.files.local import LocalFileStore
-from datagems_core.generation import resolve_gateway
+from datagems_core.job_gateway import resolve_gateway
 from datagems_core.job_models import InferenceChoice
 from datagems_core.jobs import read_details
 from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness

@@ -1,0 +1,64 @@
+"""Which gateway a job's inference choice means, resolved when it is needed.
+
+Keys are never part of a job: a profile's key is decrypted when the job runs (so a rotated key
+applies to queued jobs), and the CLI's `apiKeyEnv` is read from the running process' environment.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import SecretStr
+
+from datagems_core.errors import ConfigError
+from datagems_core.inference.gateway import GatewayConfig
+from datagems_core.job_models import InferenceChoice, JobDetails
+from datagems_core.profiles import resolve_profile
+from datagems_core.settings import Settings
+from datagems_core.store.base import KVStore
+
+
+async def gateway_for_choice(
+    store: KVStore, settings: Settings, owner: str, choice: InferenceChoice
+) -> GatewayConfig | None:
+    """The gateway `owner`'s choice points at, key included; None means the built-in mock.
+
+    Raises NotFound when the choice names a profile the owner does not have.
+    """
+    overrides = _choice_overrides(choice)
+    if choice.profile_id:
+        profile = await resolve_profile(store, settings, owner, choice.profile_id)
+        overrides.update(
+            base_url=profile.base_url,
+            path=choice.path or profile.path,
+            model=choice.model or profile.model,
+            api_key=profile.api_key,
+        )
+    return GatewayConfig.from_settings(settings, **overrides)
+
+
+async def resolve_gateway(
+    store: KVStore, settings: Settings, details: JobDetails
+) -> GatewayConfig | None:
+    """The gateway of a job, as its owner chose it."""
+    return await gateway_for_choice(store, settings, details.owner, details.inference)
+
+
+def _choice_overrides(choice: InferenceChoice) -> dict[str, Any]:
+    overrides: dict[str, Any] = {
+        "base_url": choice.base_url,
+        "path": choice.path,
+        "flavour": choice.flavour,
+        "model": choice.model,
+        "parameters": choice.parameters or None,
+        "concurrency": choice.concurrency,
+    }
+    if choice.api_key_env:
+        value = os.environ.get(choice.api_key_env, "")
+        if not value:
+            raise ConfigError(
+                f"the job reads its API key from ${choice.api_key_env}, which is not set here"
+            )
+        overrides["api_key"] = SecretStr(value)
+    return overrides
