@@ -14,18 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import os
-import socket
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from datagems_core.errors import BadRequest, ConfigError, DatagemsError, SchemaError
 from datagems_core.exports import export_to_path, format_for_path
@@ -33,16 +28,17 @@ from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
 from datagems_core.generation import describe_error
 from datagems_core.inference.gateway import GatewayConfig
-from datagems_core.job_models import InferenceChoice, Job, sum_shards
-from datagems_core.jobs import clear_cancel, create_job, read_details, read_job, read_shards
+from datagems_core.job_models import InferenceChoice, Job
+from datagems_core.jobs import clear_cancel, create_job, read_details, read_job
 from datagems_core.schemas import sanitize_schema, validate_schema
 from datagems_core.settings import Settings, get_settings
 from datagems_core.shards import peers_for
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
+from deployments.local_prefect import prefect_api, quiet_prefect_console
+from deployments.progress_bar import ProgressBar
 
 CLI_OWNER = "admin"
-POLL_SECONDS = 0.5
 _stderr = Console(stderr=True, highlight=False)
 
 
@@ -228,8 +224,8 @@ def _title_from(instructions: str) -> str:
 
 
 def _run_and_export(settings: Settings, job_id: str, out: Path | None, *, verbose: bool) -> None:
-    with _prefect_api(settings):
-        _quiet_prefect_console(verbose)
+    with prefect_api(settings, say=_say):
+        quiet_prefect_console(verbose)
         job = asyncio.run(_run(settings, job_id, out))
     if job.status != "succeeded":
         reason = job.error or f"the job ended {job.status}"
@@ -247,7 +243,7 @@ async def _run(settings: Settings, job_id: str, out: Path | None) -> Job:
         job = await read_job(store, job_id)
         await clear_cancel(store, job_id)  # resuming a cancelled job means going on
         target = out or _default_out(await read_details(files, job))
-        progress = _ProgressBar(job)
+        progress = ProgressBar(job, console=_stderr)
         watcher = asyncio.create_task(progress.follow(store))
         failure: Exception | None = None
         try:
@@ -293,97 +289,3 @@ async def _export(settings: Settings, job_id: str, out: Path) -> tuple[Job, int,
     finally:
         await files.close()
         await store.close()
-
-
-class _ProgressBar:
-    """ok, failed, records/s and ETA, read from the shard records while the flow runs."""
-
-    def __init__(self, job: Job) -> None:
-        self.job_id = job.id
-        self.total = job.total_records
-        self.start_done: int | None = None
-        self.started = time.monotonic()
-        self.bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed:>.0f}/{task.total:.0f}"),
-            TextColumn("ok {task.fields[ok]}  failed {task.fields[failed]}"),
-            TextColumn("{task.fields[rate]} rec/s"),
-            TimeRemainingColumn(),
-            console=_stderr,
-            transient=False,
-        )
-        self.task: TaskID = self.bar.add_task(job.title, total=self.total, ok=0, failed=0, rate="-")
-        self.bar.start()
-
-    async def follow(self, store: KVStore) -> None:
-        while True:
-            await self.refresh(store)
-            await asyncio.sleep(POLL_SECONDS)
-
-    async def refresh(self, store: KVStore) -> None:
-        totals = sum_shards(await read_shards(store, self.job_id))
-        done = totals.done
-        if self.start_done is None:
-            self.start_done = done
-        elapsed = time.monotonic() - self.started
-        rate = (done - self.start_done) / elapsed if elapsed > 0 else 0.0
-        self.bar.update(
-            self.task,
-            completed=done,
-            ok=totals.total_ok,
-            failed=totals.total_failed,
-            rate=f"{rate:.1f}" if rate else "-",
-        )
-
-    def stop(self) -> None:
-        self.bar.stop()
-
-
-@contextlib.contextmanager
-def _prefect_api(settings: Settings) -> Iterator[None]:
-    """Use PREFECT_API_URL when set, else a temporary local Prefect server for this run."""
-    if os.environ.get("PREFECT_API_URL") or settings.prefect_api_url_raw:
-        yield
-        return
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    from deployments.prefect_server import start_prefect_server
-
-    with tempfile.TemporaryDirectory(prefix="datagems-prefect-") as tmp:
-        _say("starting a temporary Prefect server (set PREFECT_API_URL to keep runs)")
-        server = start_prefect_server(
-            data_dir=Path(tmp), host="127.0.0.1", port=_free_port(), log_path=Path(tmp) / "log"
-        )
-        try:
-            with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-                try:
-                    yield
-                finally:  # send queued logs and events while the server can take them
-                    APILogWorker.drain_all(timeout=5)
-                    EventsWorker.drain_all(timeout=5)
-        finally:
-            server.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _quiet_prefect_console(verbose: bool) -> None:
-    """Prefect's console lines would break the one-line error promise; its API logs stay."""
-    if verbose:
-        return
-    from prefect.logging.configuration import setup_logging
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    setup_logging()
-    names = list(logging.root.manager.loggerDict)
-    for logger in [logging.getLogger(), *map(logging.getLogger, names)]:
-        for handler in logger.handlers:
-            if isinstance(handler, PrefectConsoleHandler):
-                handler.setLevel(logging.CRITICAL + 1)

@@ -1,0 +1,60 @@
+"""The CLI's live progress bar: ok, failed, records/s and ETA, read from the shard records."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+from datagems_core.job_models import Job, sum_shards
+from datagems_core.jobs import read_shards
+from datagems_core.store.base import KVStore
+
+POLL_SECONDS = 0.5
+
+
+class ProgressBar:
+    """Follows a job while its flow runs (in this process or elsewhere)."""
+
+    def __init__(self, job: Job, *, console: Console) -> None:
+        self.job_id = job.id
+        self.total = job.total_records
+        self.start_done: int | None = None
+        self.started = time.monotonic()
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:>.0f}/{task.total:.0f}"),
+            TextColumn("ok {task.fields[ok]}  failed {task.fields[failed]}"),
+            TextColumn("{task.fields[rate]} rec/s"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task: TaskID = self.bar.add_task(job.title, total=self.total, ok=0, failed=0, rate="-")
+        self.bar.start()
+
+    async def follow(self, store: KVStore) -> None:
+        while True:
+            await self.refresh(store)
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def refresh(self, store: KVStore) -> None:
+        totals = sum_shards(await read_shards(store, self.job_id))
+        done = totals.done
+        if self.start_done is None:
+            self.start_done = done
+        elapsed = time.monotonic() - self.started
+        rate = (done - self.start_done) / elapsed if elapsed > 0 else 0.0
+        self.bar.update(
+            self.task,
+            completed=done,
+            ok=totals.total_ok,
+            failed=totals.total_failed,
+            rate=f"{rate:.1f}" if rate else "-",
+        )
+
+    def stop(self) -> None:
+        self.bar.stop()
