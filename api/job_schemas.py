@@ -50,6 +50,7 @@ class SchemaDraft(ApiModel):
     schema_duration_ms: float
     schema_refreshes: int
     draft_token: str
+    draft_expires_at: str
     warnings: list[str]
     tokens: dict[str, int]
 

@@ -28,14 +28,20 @@ from api.job_schemas import (
 )
 from api.json_body import JSONBody
 from api.schemas import Ok
-from datagems_core.clock import now_iso
+from datagems_core.clock import iso_from_ms, now_iso
 from datagems_core.definitions import (
     build_definition,
     check_inference,
     check_total_records,
     gateway_for,
 )
-from datagems_core.drafts import Draft, issue_draft_token, read_optional_draft, refreshes_after
+from datagems_core.drafts import (
+    DRAFT_TTL_SECONDS,
+    Draft,
+    issue_draft_token,
+    read_optional_draft,
+    refreshes_after,
+)
 from datagems_core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from datagems_core.exports import MEDIA_TYPES, ExportSummary, iter_export_bytes, parse_format
 from datagems_core.job_models import InferenceChoice, Job
@@ -99,12 +105,14 @@ async def draft_job_schema(
         ),
         inference=choice,
     )
+    issued = time.time()
     return SchemaDraft(
         schema=schema,
         schema_generated_at=draft.schema_generated_at,
         schema_duration_ms=duration_ms,
         schema_refreshes=draft.schema_refreshes,
-        draft_token=issue_draft_token(settings, draft),
+        draft_token=issue_draft_token(settings, draft, now=issued),
+        draft_expires_at=iso_from_ms((int(issued) + DRAFT_TTL_SECONDS) * 1000),
         warnings=warnings,
         tokens=usage.to_json(),
     )

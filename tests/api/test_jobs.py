@@ -7,9 +7,11 @@ import asyncio
 import io
 import json
 
+import jwt
 import polars as pl
 import pytest
 
+from datagems_core.clock import parse_iso
 from datagems_core.definitions import gateway_for
 from datagems_core.files.local import LocalFileStore
 from datagems_core.job_gateway import resolve_gateway
@@ -87,6 +89,10 @@ def test_draft_schema_returns_a_signed_draft_with_timing(api):
     assert draft["schemaRefreshes"] == 0
     assert draft["schemaDurationMs"] >= 0
     assert draft["schemaGeneratedAt"].endswith("Z")
+    claims = jwt.decode(draft["draftToken"], options={"verify_signature": False})
+    expires = parse_iso(draft["draftExpiresAt"])
+    assert expires is not None and expires.timestamp() == claims["exp"]
+    assert claims["exp"] - claims["iat"] == 30 * 60
 
 
 def test_draft_schema_counts_refreshes_with_the_previous_token(api):
