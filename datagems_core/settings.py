@@ -119,6 +119,8 @@ class Settings(BaseSettings):
         False, validation_alias="DATAGEMS_CSTORE_ACCEPT_UNCONFIRMED"
     )
     mock_cstore: bool = Field(False, validation_alias="DATAGEN_MOCK_CSTORE")
+    # Set by `datagems up` so its processes share one throwaway mock store (a file it deletes).
+    mock_store_file: Path | None = Field(None, validation_alias="DATAGEMS_MOCK_STORE_FILE")
 
     # Ratio1 R1FS (files)
     r1fs_url: str | None = Field(

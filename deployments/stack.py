@@ -15,11 +15,14 @@ all jobs, users and Prefect history.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from types import FrameType
 from typing import IO, TextIO
 
@@ -59,6 +62,7 @@ class Stack:
         self.api: subprocess.Popen[bytes] | None = None
         self.api_url = settings.prefect_api_url
         self._logs: list[IO[bytes]] = []
+        self._mock_store_dir: Path | None = None
 
     @property
     def serves_deployments(self) -> bool:
@@ -112,6 +116,11 @@ class Stack:
         env.update(client_environment(self.api_url))
         env["DATAGEMS_DATA_DIR"] = str(self.data_dir)
         env.setdefault("PREFECT_HOME", str(self.data_dir / "prefect"))
+        if self.settings.mock_cstore and self.settings.mock_store_file is None:
+            # The API and the flow-run processes must see the same jobs: one throwaway file.
+            if self._mock_store_dir is None:
+                self._mock_store_dir = Path(tempfile.mkdtemp(prefix="datagems-mock-store-"))
+            env["DATAGEMS_MOCK_STORE_FILE"] = str(self._mock_store_dir / "mock.sqlite3")
         return env
 
     def _start_runner(self) -> None:
@@ -230,6 +239,9 @@ class Stack:
         for log in self._logs:
             log.close()
         self._logs.clear()
+        if self._mock_store_dir is not None:
+            shutil.rmtree(self._mock_store_dir, ignore_errors=True)
+            self._mock_store_dir = None
 
     def _crash_orphans_on_stop(self) -> None:
         try:

@@ -13,8 +13,14 @@ STORE_FILENAME = "store.sqlite3"
 
 def open_store(settings: Settings) -> KVStore:
     """MemoryStore when `DATAGEN_MOCK_CSTORE` is on (it wins even on a node, as in the seed),
-    CStore when its URL (or host) is set, else the embedded SQLite file in the data dir."""
+    CStore when its URL (or host) is set, else the embedded SQLite file in the data dir.
+
+    A mock store shared by several processes (`datagems up`: the API and its flow runs) is a
+    throwaway SQLite file named by `DATAGEMS_MOCK_STORE_FILE`: memory cannot be shared.
+    """
     if settings.mock_cstore:
+        if settings.mock_store_file is not None:
+            return SqliteStore(path=settings.mock_store_file)
         return MemoryStore()
     if settings.cstore_api_url:
         return CStoreStore.from_settings(settings)

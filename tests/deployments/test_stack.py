@@ -77,3 +77,36 @@ def test_up_starts_server_runner_and_api_and_stops_every_process_on_ctrl_c(tmp_p
         if up.poll() is None:
             up.kill()
             up.wait()
+
+
+def test_up_in_mock_mode_gives_its_processes_one_shared_throwaway_store(monkeypatch):
+    """The seed's quickstart sets DATAGEN_MOCK_CSTORE=true; the API and the flow runs are separate
+    processes, so `up` hands them one temporary SQLite file instead of per-process memory."""
+    from datagems_core.settings import load_settings
+    from datagems_core.store.factory import open_store
+    from datagems_core.store.memory import MemoryStore
+    from datagems_core.store.sqlite import SqliteStore
+    from deployments.stack import Stack
+
+    monkeypatch.setenv("DATAGEN_MOCK_CSTORE", "true")
+    assert isinstance(open_store(load_settings()), MemoryStore)  # one process: memory, as the seed
+
+    stack = Stack(settings=load_settings())
+    env = stack._child_env()
+    shared = Path(env["DATAGEMS_MOCK_STORE_FILE"])
+    assert stack._child_env()["DATAGEMS_MOCK_STORE_FILE"] == str(shared)  # the same for every child
+
+    async def write_then_read() -> object:
+        writer = open_store(load_settings(DATAGEMS_MOCK_STORE_FILE=str(shared)))
+        reader = open_store(load_settings(DATAGEMS_MOCK_STORE_FILE=str(shared)))
+        assert isinstance(writer, SqliteStore)
+        try:
+            await writer.hset("datagen:jobs", "job_1", {"status": "queued"})
+            return await reader.hget("datagen:jobs", "job_1")
+        finally:
+            await writer.close()
+            await reader.close()
+
+    assert asyncio.run(write_then_read()) == {"status": "queued"}
+    stack.stop()
+    assert not shared.parent.exists()  # nothing of the mock store outlives `up`
