@@ -17,6 +17,7 @@ from datagems_core.job_models import InferenceChoice, JobDetails
 from datagems_core.profiles import resolve_profile
 from datagems_core.settings import Settings
 from datagems_core.store.base import KVStore
+from datagems_core.url_guard import is_allowed_host
 
 
 async def gateway_for_choice(
@@ -34,6 +35,8 @@ async def gateway_for_choice(
             path=choice.path or profile.path,
             model=choice.model or profile.model,
             api_key=profile.api_key,
+            # checked again when connecting: the name may answer differently by then
+            guard_addresses=not is_allowed_host(profile.base_url, settings.allowed_inference_hosts),
         )
     return GatewayConfig.from_settings(settings, **overrides)
 

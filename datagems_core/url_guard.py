@@ -74,7 +74,7 @@ async def check_base_url(url: str, *, allowed_hosts: Iterable[str] = ()) -> str:
         raise _field_error("baseUrl must not contain a user name or password: use the API key")
     if not host:
         raise _field_error("baseUrl has no host name")
-    if host in {h.strip().rstrip(".").lower() for h in allowed_hosts if h.strip()}:
+    if _is_allowed(host, allowed_hosts):
         return text.rstrip("/")
     if host in BLOCKED_NAMES or host.endswith(BLOCKED_SUFFIXES):
         raise _field_error(f"baseUrl host {host!r} is a local or internal name")
@@ -85,6 +85,19 @@ async def check_base_url(url: str, *, allowed_hosts: Iterable[str] = ()) -> str:
                 "can allow an on-premise gateway with DATAGEMS_ALLOWED_INFERENCE_HOSTS"
             )
     return text.rstrip("/")
+
+
+def is_allowed_host(url: str, allowed_hosts: Iterable[str]) -> bool:
+    """True when the URL's host is one an admin allowed (DATAGEMS_ALLOWED_INFERENCE_HOSTS)."""
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return False
+    return _is_allowed(host.rstrip(".").lower(), allowed_hosts)
+
+
+def _is_allowed(host: str, allowed_hosts: Iterable[str]) -> bool:
+    return bool(host) and host in {h.strip().rstrip(".").lower() for h in allowed_hosts}
 
 
 async def _resolve(host: str) -> list[IPAddress]:

@@ -72,4 +72,7 @@ async def read_models(
     if not base_url:
         raise BadRequest("baseUrl or profileId is required", details={"field": "baseUrl"})
     checked = await check_base_url(base_url, allowed_hosts=settings.allowed_inference_hosts)
-    return ModelsPublic(models=await list_models(base_url=checked, api_key=api_key))
+    models = await list_models(
+        base_url=checked, api_key=api_key, allowed_hosts=settings.allowed_inference_hosts
+    )
+    return ModelsPublic(models=models)

@@ -19,6 +19,7 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from datagems_core.connect_guard import check_literal_host, open_guarded_session
 from datagems_core.errors import InferenceRejected
 from datagems_core.inference.concurrency import AdaptiveLimiter
 from datagems_core.inference.gateway import GatewayConfig
@@ -230,11 +231,23 @@ def request_headers(gateway: GatewayConfig) -> list[tuple[str, str]]:
 def build_transport(gateway: GatewayConfig) -> httpx.AsyncBaseTransport:
     """The one connection pool a gateway's calls share: httpx' transport API over aiohttp.
 
-    httpx' default transport cost about 10x the CPU per request here at 64 in flight.
+    httpx' default transport cost about 10x the CPU per request here at 64 in flight. With
+    `gateway.guard_addresses` (a user's gateway) it connects to public addresses only.
     """
     pool = gateway.ceiling + 8
     limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
-    return AiohttpTransport(verify=_ssl_context(), limits=limits, trust_env=False)
+    if not gateway.guard_addresses:
+        return AiohttpTransport(verify=_ssl_context(), limits=limits, trust_env=False)
+    # A user's gateway: every address connected to must be public (DNS answers change after
+    # url_guard's check). The session is built lazily, inside the running loop.
+    check_literal_host(gateway.base_url)
+    session = functools.partial(
+        open_guarded_session,
+        ssl_context=_ssl_context(),
+        limit=pool,
+        keepalive_timeout=limits.keepalive_expiry,
+    )
+    return AiohttpTransport(verify=_ssl_context(), limits=limits, trust_env=False, client=session)
 
 
 @asynccontextmanager

@@ -37,6 +37,9 @@ class GatewayConfig:
     max_attempts: int = 5
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
+    # A user's gateway (an inference profile): connect to public addresses only, checked when
+    # connecting (connect_guard). False for the server's own, trusted, often private gateway.
+    guard_addresses: bool = False
 
     def __post_init__(self) -> None:
         if "://" not in self.base_url:
