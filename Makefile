@@ -20,7 +20,7 @@ up: $(STAMP)
 
 # The browser tests (tests/web) drive Debian's Chromium through its chromedriver.
 browser:
-	command -v chromium >/dev/null && command -v chromedriver >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver)
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
