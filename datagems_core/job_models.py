@@ -87,6 +87,14 @@ class Job(StoredModel):
     def is_finished(self) -> bool:
         return self.status in TERMINAL
 
+    def run_name(self, suffix: str = "") -> str:
+        """The name of this job's Prefect flow runs, so the UI lists them by title and id."""
+        return f"{self.title} ({self.id}){suffix}"
+
+    def run_tags(self, *extra: str) -> list[str]:
+        """The tags of this job's flow runs: who owns it and which job it is."""
+        return [f"owner:{self.owner}", f"job:{self.id}", *extra]
+
 
 class Shard(StoredModel):
     """One shard's progress record. After creation only that shard writes it."""

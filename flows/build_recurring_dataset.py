@@ -91,8 +91,8 @@ async def start_generation(store: KVStore, job: Job, schedule_id: str) -> Job:
         flow_run = await arun_deployment(
             GENERATE_DEPLOYMENT,
             parameters={"job_id": job.id},
-            flow_run_name=f"{job.title} ({job.id})",
-            tags=[f"owner:{job.owner}", f"job:{job.id}", f"schedule:{schedule_id}"],
+            flow_run_name=job.run_name(),
+            tags=job.run_tags(f"schedule:{schedule_id}"),
             idempotency_key=f"{job.id}:pass-{job.retry_pass}",
             timeout=0,
             as_subflow=True,

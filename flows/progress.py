@@ -56,8 +56,8 @@ async def label_flow_run(job: Job, *, suffix: str = "") -> None:
         return
     context = FlowRunContext.get()
     existing = list(context.flow_run.tags) if context and context.flow_run else []
-    tags = list(dict.fromkeys([*existing, f"owner:{job.owner}", f"job:{job.id}"]))
-    name = f"{job.title} ({job.id}){suffix}"
+    tags = list(dict.fromkeys([*existing, *job.run_tags()]))
+    name = job.run_name(suffix)
     try:
         async with get_client() as client:
             await client.update_flow_run(UUID(run_id), name=name, tags=tags)
