@@ -155,8 +155,21 @@ async def read_job(store: KVStore, job_id: str) -> Job:
     return Job.model_validate(value)
 
 
+# Details files are immutable under their id (a content hash or an R1FS CID), so a job page
+# polled every few seconds need not fetch them again; bounded, oldest dropped first.
+_DETAILS_CACHE: dict[tuple[str, str], JobDetails] = {}
+_DETAILS_CACHE_SIZE = 256
+
+
 async def read_details(files: FileStore, job: Job) -> JobDetails:
-    return JobDetails.model_validate(await files.get_json(job.job_details_cid))
+    key = (files.name, job.job_details_cid)
+    cached = _DETAILS_CACHE.get(key)
+    if cached is None:
+        cached = JobDetails.model_validate(await files.get_json(job.job_details_cid))
+        if len(_DETAILS_CACHE) >= _DETAILS_CACHE_SIZE:
+            del _DETAILS_CACHE[next(iter(_DETAILS_CACHE))]
+        _DETAILS_CACHE[key] = cached
+    return cached.model_copy(deep=True)  # callers may change their copy
 
 
 async def read_shards(store: KVStore, job_id: str) -> list[Shard]:

@@ -178,3 +178,21 @@ async def test_create_job_keeps_the_schema_property_order(store, tmp_path):
     job = await make_job(store, files, schema=schema)
     details = await read_details(files, job)
     assert list(details.json_schema["properties"]) == ["zeta", "alpha"]
+
+
+async def test_read_details_fetches_an_immutable_details_file_once(store, tmp_path):
+    files = make_files(tmp_path)
+    job = await make_job(store, files)
+    calls = []
+    get_json = files.get_json
+
+    async def counting_get_json(file_id):
+        calls.append(file_id)
+        return await get_json(file_id)
+
+    files.get_json = counting_get_json
+    first = await read_details(files, job)
+    first.json_schema["properties"].clear()  # a caller changing its copy
+    second = await read_details(files, job)
+    assert calls == [job.job_details_cid]
+    assert second.json_schema["properties"]  # the cached details are untouched
