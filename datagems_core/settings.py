@@ -2,11 +2,13 @@
 
 The seed's names (`DATAGEN_*`, `EE_*`, `R1EN_*`, `LOG_INFERENCE_REQUESTS`, ...) work as they did,
 with their fallbacks and `$VAR` expansion; settings of our own take a `DATAGEMS_` name. A
-misspelt `DATAGEMS_*` name or a malformed value stops start-up with the variable's name.
+misspelt `DATAGEMS_*` or `DATAGEN_*` name (with the closest known name) or a malformed value
+stops start-up with the variable's name.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -49,10 +51,20 @@ class _ExpandedEnvironment(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         known = _alias_names(self.settings_cls)
-        unknown = sorted(n for n in self.env if n.startswith("DATAGEMS_") and n not in known)
+        unknown = sorted(n for n in self.env if n.startswith(_OWN_PREFIXES) and n not in known)
         if unknown:
-            raise ConfigError(f"unknown setting {unknown[0]}: check the spelling (see README)")
+            raise ConfigError(_unknown_setting(unknown[0], known))
         return {name: value for name, value in self.env.items() if name in known}
+
+
+# Every name under these prefixes is ours, so one we do not know is a typo, not someone else's.
+_OWN_PREFIXES = ("DATAGEMS_", "DATAGEN_")
+
+
+def _unknown_setting(name: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+    hint = f"did you mean {close[0]}?" if close else "check the spelling"
+    return f"unknown setting {name}: {hint} (the README lists every setting)"
 
 
 def _alias_names(cls: type[BaseSettings]) -> set[str]:
@@ -255,6 +267,13 @@ class Settings(BaseSettings):
     _app_host: str = PrivateAttr("")
     _inference_host: str = PrivateAttr("")
     _inference_port: str = PrivateAttr("")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # Fixed once, where the settings are read, so messages and child processes name the real
+        # directory whatever their own working directory is.
+        return value.expanduser().absolute()
 
     @field_validator("chainstore_peers", "allowed_inference_hosts", mode="before")
     @classmethod

@@ -69,6 +69,27 @@ def test_settings_unknown_datagems_name_is_refused(monkeypatch):
         load_settings()
 
 
+def test_settings_unknown_datagen_name_is_refused_with_the_closest_name(monkeypatch):
+    monkeypatch.setenv("DATAGEN_APP_PORTT", "3001")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "unknown setting DATAGEN_APP_PORTT: did you mean DATAGEN_APP_PORT?" in str(raised.value)
+
+
+def test_settings_unknown_name_far_from_any_asks_to_check_spelling(monkeypatch):
+    monkeypatch.setenv("DATAGEMS_SOMETHING_ELSE", "1")
+    with pytest.raises(ConfigError, match="DATAGEMS_SOMETHING_ELSE: check the spelling"):
+        load_settings()
+
+
+def test_settings_data_dir_is_absolute_from_where_it_was_read(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATAGEMS_DATA_DIR", raising=False)
+    assert load_settings().data_dir == tmp_path / ".datagems"
+    monkeypatch.setenv("DATAGEMS_DATA_DIR", "relative/data")
+    assert load_settings().data_dir == tmp_path / "relative" / "data"
+
+
 def test_settings_production_refuses_built_in_secrets(monkeypatch):
     monkeypatch.setenv("DATAGEMS_ENV", "production")
     with pytest.raises(ConfigError, match="DATAGEN_SESSION_SECRET"):
