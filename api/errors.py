@@ -95,7 +95,9 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     for error in exc.errors():
         loc = [str(part) for part in error.get("loc", ())]
         where = loc[0] if loc else "body"
-        field = ".".join(loc[1:]) if len(loc) > 1 else None
+        # A JSON syntax error's location is a character position in the body, not a field.
+        is_syntax = error.get("type") == "json_invalid"
+        field = ".".join(loc[1:]) if len(loc) > 1 and not is_syntax else None
         problems.append({"field": field, "in": where, "problem": _explain(error)})
     fields = ", ".join(str(p["field"] or p["in"]) for p in problems)
     return error_response(400, f"Invalid request: check {fields}", problems)
@@ -103,16 +105,29 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 def _explain(error: dict[str, Any]) -> str:
     kind = str(error.get("type", ""))
+    ctx = error.get("ctx") or {}
     if kind == "missing":
         return "required"
     if kind == "json_invalid":
-        return "the body is not valid JSON"
-    ctx = error.get("ctx") or {}
+        loc = error.get("loc") or ()
+        position = loc[-1] if loc and isinstance(loc[-1], int) else None
+        reason = str(ctx.get("error") or "").strip()
+        # pydantic counts from 0; people (and editors) count characters from 1.
+        at = f" at character {position + 1}" if position is not None else ""
+        return f"the body is not valid JSON{at}" + (f": {reason}" if reason else "")
     if kind in ("string_too_short", "too_short") and "min_length" in ctx:
-        return f"must be at least {ctx['min_length']} characters long"
+        return f"must be at least {_characters(ctx['min_length'])} long"
     if kind in ("string_too_long", "too_long") and "max_length" in ctx:
-        return f"must be at most {ctx['max_length']} characters long"
-    return str(error.get("msg", "invalid value"))
+        return f"must be at most {_characters(ctx['max_length'])} long"
+    message = str(error.get("msg", "invalid value"))
+    # pydantic prefixes a validator's own message with its kind; the reader needs only the message.
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message
+
+
+def _characters(count: Any) -> str:
+    return f"{count} character" if count == 1 else f"{count} characters"
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -402,7 +402,8 @@ def _describe(exc: ValidationError) -> str:
         loc = error.get("loc") or ()
         field = str(loc[0]) if loc else ""
         names = _names_of(field)
-        problems.append(f"{names or field or 'settings'}: {error['msg']}")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{names or field or 'settings'}: {message}")
     return "invalid settings: " + "; ".join(problems)
 
 

@@ -26,7 +26,7 @@ def test_validation_error_is_400_naming_fields_without_echoing_input(api):
     body = response.json()
     assert body["error"] == "Invalid request: check password"
     assert body["details"] == [
-        {"field": "password", "in": "body", "problem": "must be at least 1 characters long"}
+        {"field": "password", "in": "body", "problem": "must be at least 1 character long"}
     ]
 
 
@@ -35,7 +35,36 @@ def test_malformed_json_is_400(api):
         "/api/auth/login", content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 400
-    assert response.json()["details"][0]["problem"] == "the body is not valid JSON"
+    assert response.json()["details"][0]["problem"] == (
+        "the body is not valid JSON at character 2: Expecting property name enclosed in double quotes"
+    )
+
+
+def test_json_syntax_error_names_a_character_position_not_a_field(api):
+    response = api.client().post(
+        "/api/auth/login",
+        content=b'{"username": "x",\n "password": }',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "Invalid request: check body"
+    assert body["details"] == [
+        {
+            "field": None,
+            "in": "body",
+            "problem": "the body is not valid JSON at character 32: Expecting value",
+        }
+    ]
+
+
+def test_a_validator_message_has_no_value_error_prefix(api):
+    response = api.alice.post(
+        "/api/jobs", json={"totalRecords": 1}, headers={"X-Requested-With": "test"}
+    )
+    assert response.status_code == 400
+    problem = response.json()["details"][0]["problem"]
+    assert problem.startswith("give a draftToken from POST /api/jobs/schema")
 
 
 def test_secrets_in_a_bad_request_are_not_echoed(api):
