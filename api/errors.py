@@ -115,6 +115,8 @@ def _explain(error: dict[str, Any]) -> str:
         # pydantic counts from 0; people (and editors) count characters from 1.
         at = f" at character {position + 1}" if position is not None else ""
         return f"the body is not valid JSON{at}" + (f": {reason}" if reason else "")
+    if kind == "dict_type":
+        return "must be a JSON object ({...})"
     if kind in ("string_too_short", "too_short") and "min_length" in ctx:
         return f"must be at least {_characters(ctx['min_length'])} long"
     if kind in ("string_too_long", "too_long") and "max_length" in ctx:

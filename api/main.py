@@ -86,6 +86,7 @@ def create_app(
         file_store = files if files is not None else open_file_store(settings)
         try:
             await prepare_accounts(kv, settings)
+            log.info("state in the %s; files in the %s", kv.name, file_store.name)
             # What start-up loaded lives as long as the app: keep it out of the cyclic GC, whose
             # full collections over it otherwise stall every request in flight for 100+ ms.
             gc.freeze()

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from datagems_core.checkpoints import read_block_entries
 from datagems_core.errors import BadRequest
 from datagems_core.files.base import FileStore
+from datagems_core.files.temp_files import create_temp_file
 from datagems_core.jobs import read_shards
 from datagems_core.record_shapes import Shape, arrow_type, merge_shapes, shape_of_records
 from datagems_core.store.base import KVStore
@@ -85,16 +86,17 @@ async def export_to_path(
     *,
     fmt: ExportFormat | None = None,
 ) -> ExportSummary:
-    """Write the export to `path` atomically (a temp file renamed into place)."""
+    """Write the export to `path` atomically (a temp file renamed into place), with the mode the
+    user's other new files get (0644 under umask 022)."""
     fmt = fmt or format_for_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    fd, tmp = create_temp_file(path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
             summary = await write_export(store, files, job_id, fmt=fmt, out=out)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return summary
 

@@ -6,7 +6,9 @@ import typer
 
 from deployments import generate_command, stack_command
 
-app = typer.Typer(name="datagems", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    name="datagems", no_args_is_help=True, add_completion=False, rich_markup_mode=None
+)
 generate_command.register(app)
 stack_command.register(app)
 

@@ -37,6 +37,12 @@ from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 from deployments.local_prefect import prefect_api, quiet_prefect_console
 from deployments.progress_bar import ProgressBar
+from deployments.stored_jobs import (
+    find_job,
+    open_stores_holding,
+    read_stored_job,
+    where_jobs_are,
+)
 
 CLI_OWNER = "admin"
 _stderr = Console(stderr=True, highlight=False)
@@ -62,8 +68,13 @@ def generate(
     schema: Annotated[Path, typer.Option(help="JSON Schema of one record (a .json file)")],
     records: Annotated[int, typer.Option(help="How many records to make")],
     out: Annotated[Path, typer.Option(help="Output file: .json, .jsonl, .csv or .parquet")],
-    instructions: Annotated[str | None, typer.Option(help="What the dataset is about")] = None,
-    instructions_file: Annotated[Path | None, typer.Option(help="Read instructions here")] = None,
+    instructions: Annotated[
+        str | None,
+        typer.Option(help="What the dataset is about  [required, or a file]"),
+    ] = None,
+    instructions_file: Annotated[
+        Path | None, typer.Option(help="Read the instructions from this file instead")
+    ] = None,
     gateway: Annotated[str | None, typer.Option(help="Gateway base URL (default: mock)")] = None,
     model: Annotated[str | None, typer.Option(help="Model name sent to the gateway")] = None,
     api_key_env: Annotated[
@@ -74,15 +85,21 @@ def generate(
     title: Annotated[
         str | None, typer.Option(help="Job title (default: from instructions)")
     ] = None,
-    dataset_mode: Annotated[bool, typer.Option(help="Labelled records for ML datasets")] = False,
+    dataset_mode: Annotated[
+        bool, typer.Option("--dataset-mode", help="Labelled records for ML datasets")
+    ] = False,
     resume: Annotated[str | None, typer.Option(help="Finish this job id instead")] = None,
-    verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's log lines")] = False,
 ) -> None:
-    """Make a dataset: one validated model call per record, written to --out."""
+    """Make a dataset: one validated model call per record.
+
+    The records are written to --out, in the format its extension names.
+    """
     with _one_line_errors():
         format_for_path(out)
         settings = get_settings()
         if resume:
+            asyncio.run(find_job(settings, resume))  # before starting a Prefect server for it
             _run_and_export(settings, resume, out, verbose=verbose)
             return
         text = _instructions(instructions, instructions_file)
@@ -112,22 +129,30 @@ def generate(
 
 
 def resume(
-    job_id: Annotated[str, typer.Argument(help="The job to finish")],
+    job_id: Annotated[str, typer.Argument(metavar="JOB_ID", help="The job to finish")],
     out: Annotated[Path | None, typer.Option(help="Output file (default: the job's)")] = None,
-    verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's log lines")] = False,
 ) -> None:
-    """Finish a job from its checkpoints (after a kill, a failure or a cancel)."""
+    """Finish a stopped job from its checkpoints.
+
+    After a kill, a failure or a cancel: redoes at most one checkpoint's worth of records.
+    """
     with _one_line_errors():
         if out is not None:
             format_for_path(out)
-        _run_and_export(get_settings(), job_id, out, verbose=verbose)
+        settings = get_settings()
+        asyncio.run(find_job(settings, job_id))  # before starting a Prefect server for it
+        _run_and_export(settings, job_id, out, verbose=verbose)
 
 
 def export(
-    job_id: Annotated[str, typer.Argument(help="The job to export")],
+    job_id: Annotated[str, typer.Argument(metavar="JOB_ID", help="The job to export")],
     out: Annotated[Path, typer.Option(help="Output file: .json, .jsonl, .csv or .parquet")],
 ) -> None:
-    """Write a stored job's valid records to a file (partial data for unfinished jobs)."""
+    """Write a stored job's valid records to a file.
+
+    A job that has not succeeded gives what it has made so far.
+    """
     with _one_line_errors():
         format_for_path(out)
         job, written, failed = asyncio.run(_export(get_settings(), job_id, out))
@@ -169,7 +194,9 @@ def _read_schema(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise BadRequest(f"cannot read --schema {path}: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
-        raise SchemaError(f"{path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+        raise SchemaError(
+            f"--schema {path} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
     schema, _ = sanitize_schema(raw)
     validate_schema(schema)
     return schema
@@ -214,7 +241,10 @@ async def _create(
     finally:
         await files.close()
         await store.close()
-    _say(f"job {job.id}: {records} records; if stopped, finish it with `datagems resume {job.id}`")
+    _say(
+        f"job {job.id}: {records} records, kept in {where_jobs_are(settings)}; "
+        f"if stopped, finish it with `datagems resume {job.id}`"
+    )
     return job.id
 
 
@@ -238,9 +268,9 @@ def _run_and_export(settings: Settings, job_id: str, out: Path | None, *, verbos
 async def _run(settings: Settings, job_id: str, out: Path | None) -> Job:
     from flows.generate_dataset import generate_dataset  # imports Prefect: only when running
 
-    store, files = open_store(settings), open_file_store(settings)
+    store, files = open_stores_holding(settings, job_id)
     try:
-        job = await read_job(store, job_id)
+        job = await read_stored_job(store, settings, job_id)
         await clear_cancel(store, job_id)  # resuming a cancelled job means going on
         target = out or _default_out(await read_details(files, job))
         progress = ProgressBar(job, console=_stderr)
@@ -281,9 +311,9 @@ async def _write(store: KVStore, files: FileStore, job: Job, out: Path) -> tuple
 
 
 async def _export(settings: Settings, job_id: str, out: Path) -> tuple[Job, int, int]:
-    store, files = open_store(settings), open_file_store(settings)
+    store, files = open_stores_holding(settings, job_id)
     try:
-        job = await read_job(store, job_id)
+        job = await read_stored_job(store, settings, job_id)
         summary = await export_to_path(store, files, job_id, out)
         return job, summary.rows, summary.failed
     finally:

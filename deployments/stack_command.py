@@ -20,7 +20,11 @@ def register(app: typer.Typer) -> None:
 
 
 def up() -> None:
-    """Start the whole service here: Prefect server and UI, the runner, the API. Ctrl-C stops it."""
+    """Run the whole service here: Prefect, the runner and the API.
+
+    The Prefect server and UI, the runner of the deployments, and the API with its web pages.
+    Ctrl-C stops it.
+    """
     _run(stack.run_up)
 
 
@@ -30,12 +34,18 @@ def server() -> None:
 
 
 def worker_command() -> None:
-    """Join the `datagems` work pool from this machine and run the flow runs sent to it."""
+    """Run the flow runs sent to the `datagems` work pool here.
+
+    Joins the work pool from this machine.
+    """
     _run(worker.run_worker)
 
 
 def deploy() -> None:
-    """Register prefect.yaml's deployments on the `datagems` work pool, for `datagems worker`."""
+    """Register prefect.yaml's deployments for `datagems worker`.
+
+    They go on the `datagems` work pool.
+    """
     _run(worker.deploy)
 
 

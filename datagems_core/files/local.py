@@ -12,13 +12,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from datagems_core.errors import BadRequest, FileMissing, FileStoreError
+from datagems_core.files.temp_files import create_temp_file
 from datagems_core.store.base import JSONValue
 
 _ID = re.compile(r"[0-9a-f]{64}")
@@ -97,8 +97,7 @@ class LocalFileStore:
         """A temporary file in the store, removed unless renamed into place; write errors named."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
-            tmp = Path(name)
+            fd, tmp = create_temp_file(self.root, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as handle:
                     yield handle, tmp

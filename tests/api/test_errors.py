@@ -93,3 +93,12 @@ def test_body_over_the_limit_is_413(tmp_path):
         )
         assert streamed.status_code == 413
         assert streamed.json()["error"] == "Request body larger than 2048 bytes"
+
+
+def test_a_schema_that_is_not_an_object_must_be_one(api):
+    body = {"title": "t", "description": "d", "instructions": "i", "schema": [1], "totalRecords": 1}
+    response = api.alice.post("/api/jobs", json=body, headers={"X-Requested-With": "test"})
+    assert response.status_code == 400
+    assert response.json()["details"] == [
+        {"field": "schema", "in": "body", "problem": "must be a JSON object ({...})"}
+    ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import polars as pl
 import pytest
@@ -67,6 +69,13 @@ def store():
     return MemoryStore()
 
 
+@pytest.fixture
+def umask_022():
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch):
     monkeypatch.setattr(exports, "CHUNK_ROWS", 8)  # types must unify across chunks
@@ -101,6 +110,17 @@ async def test_export_bytes_stream_matches_the_file(store, tmp_path):
         await export_to_path(store, files, job.id, path)
         streamed = b"".join([c async for c in iter_export_bytes(store, files, job.id, fmt=fmt)])
         assert streamed == path.read_bytes()
+
+
+async def test_an_export_gets_the_users_usual_file_mode(store, tmp_path, umask_022):
+    files = make_files(tmp_path)
+    job = await stored_job(store, files)
+    path = tmp_path / "out.csv"
+    await export_to_path(store, files, job.id, path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    os.umask(0o077)  # a user who keeps files private keeps exports private too
+    await export_to_path(store, files, job.id, path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 async def test_an_empty_dataset_exports_valid_empty_files(store, tmp_path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import stat
 from collections.abc import AsyncIterator
 
 import httpx
@@ -105,6 +107,27 @@ async def test_local_put_file_ids_match_put_bytes_and_leave_no_temporary_files(t
     assert await files.put_file("again.jsonl", source) == file_id
     stored = [p for p in (tmp_path / "files").rglob("*") if p.is_file()]
     assert [p.name for p in stored] == [file_id]
+
+
+async def test_local_files_get_the_users_usual_file_mode(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        files = LocalFileStore(root=tmp_path / "files")
+        ids = [
+            await files.put_bytes("a.json", b"[]"),
+            await files.put_file("b.csv", _csv(tmp_path)),
+        ]
+    finally:
+        os.umask(previous)
+    for file_id in ids:
+        path = tmp_path / "files" / file_id[:2] / file_id
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def _csv(tmp_path):
+    source = tmp_path / "b.csv"
+    source.write_text("a,b\n1,2\n")
+    return source
 
 
 async def test_r1fs_put_file_uploads_multipart_add_file_with_its_name(ratio1_node, tmp_path):
