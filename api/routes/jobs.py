@@ -44,6 +44,7 @@ from datagems_core.drafts import (
 )
 from datagems_core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from datagems_core.exports import MEDIA_TYPES, ExportSummary, iter_export_bytes, parse_format
+from datagems_core.file_names import content_disposition, file_name_for
 from datagems_core.job_models import InferenceChoice, Job
 from datagems_core.job_views import describe_job, list_all_jobs, read_record_page
 from datagems_core.jobs import (
@@ -278,7 +279,7 @@ async def export_job(
     stream = iter_export_bytes(store, files, job.id, fmt=fmt, summary=ExportSummary(format=fmt))
     first = await anext(stream, b"")  # a store failure answers an error, not a cut-off body
     headers = {
-        "Content-Disposition": f'attachment; filename="{job.id}.{fmt}"',
+        "Content-Disposition": content_disposition(file_name_for(job.title, job.id, fmt)),
         "X-DataGems-Partial": "false" if job.status == "succeeded" else "true",
         "X-DataGems-Job-Status": job.status,
         "X-DataGems-Records-Total": str(job.total_records),

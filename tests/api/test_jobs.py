@@ -259,15 +259,26 @@ def test_records_come_with_provenance_and_paginate(api):
     assert set(record["data"]) == {"name", "age", "plan"}
 
 
+def test_export_of_a_title_in_another_script_is_named_in_filename_star(api):
+    job = _people_job(api.alice, total=2, title="Заявки банка")
+    run_job_here(api, job["id"])
+    response = api.alice.get(f"/api/jobs/{job['id']}/export", params={"format": "csv"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-disposition"] == (
+        f'attachment; filename="{job["id"]}.csv"; '
+        "filename*=UTF-8''%D0%B7%D0%B0%D1%8F%D0%B2%D0%BA%D0%B8-%D0%B1%D0%B0%D0%BD%D0%BA%D0%B0.csv"
+    )
+
+
 def test_export_streams_all_four_formats(api):
-    job = _people_job(api.alice, total=9)
+    job = _people_job(api.alice, total=9, title="Bank tickets")
     run_job_here(api, job["id"])
     frames = {}
     for fmt in ("json", "jsonl", "csv", "parquet"):
         response = api.alice.get(f"/api/jobs/{job['id']}/export", params={"format": fmt})
         assert response.status_code == 200, response.text
         disposition = response.headers["content-disposition"]
-        assert disposition == f'attachment; filename="{job["id"]}.{fmt}"'
+        assert disposition == f'attachment; filename="bank-tickets.{fmt}"'
         assert response.headers["x-datagems-partial"] == "false"
         assert response.headers["x-datagems-records-ok"] == "9"
         data = io.BytesIO(response.content)

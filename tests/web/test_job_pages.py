@@ -38,6 +38,8 @@ def _create_job_from_form(driver: WebDriver, title: str) -> str:
     records.clear()
     records.send_keys(str(RECORDS))
     assert not driver.find_element(By.ID, "create-job").is_enabled()
+    # Off unless asked for, as in REST and the CLI.
+    assert not driver.find_element(By.NAME, "datasetMode").is_selected()
     driver.find_element(By.ID, "draft-schema").click()
     wait_for_text(driver, "#draft-meta", "refreshes: 0")
     assert '"properties"' in (driver.find_element(By.NAME, "schema").get_attribute("value") or "")
@@ -106,6 +108,8 @@ def test_job_from_the_form_succeeds_and_its_page_offers_working_downloads(
     assert (page.find_element(By.ID, "open-prefect").get_attribute("href") or "").startswith(
         "http://127.0.0.1:"
     )
+    definition = page.find_element(By.ID, "job-definition").text.upper().splitlines()
+    assert definition[definition.index("DATASET MODE") + 1] == "NO"
     formats = [a.text for a in page.find_elements(By.CSS_SELECTOR, "#downloads a")]
     assert formats == ["JSON", "JSONL", "CSV", "Parquet"]
     actions = [b.text for b in page.find_elements(By.CSS_SELECTOR, "#job-actions button")]
@@ -114,7 +118,7 @@ def test_job_from_the_form_succeeds_and_its_page_offers_working_downloads(
     csv_link = page.find_element(By.CSS_SELECTOR, "#downloads a[data-format=csv]")
     assert csv_link.get_attribute("href") == f"{site.url}/api/jobs/{job_id}/export?format=csv"
     csv_link.click()
-    saved = downloads / f"{job_id}.csv"
+    saved = downloads / "people-from-the-browser.csv"  # named after the job's title
     deadline = time.monotonic() + 20
     while not saved.exists() and time.monotonic() < deadline:
         time.sleep(0.1)

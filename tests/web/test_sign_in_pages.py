@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
@@ -28,6 +29,22 @@ def test_sign_in_with_a_wrong_password_shows_the_api_error(page: WebDriver, site
     wait_for_text(page, "#login-error", "Invalid credentials")
     assert page.current_url == f"{site.url}/login"
     assert page.find_element(By.ID, "register-link").get_attribute("href") == f"{site.url}/register"
+
+
+def test_too_many_failed_sign_ins_say_when_to_try_again(page: WebDriver, site: Site):
+    # A name of its own: the throttle counts per username (5 failures), so no other test is hit.
+    with httpx.Client(base_url=site.url) as client:
+        for _ in range(5):
+            client.post("/api/auth/login", json={"username": "throttled", "password": "wrong"})
+    page.find_element(By.ID, "username").send_keys("throttled")
+    page.find_element(By.ID, "password").send_keys("wrong")
+    page.find_element(By.ID, "sign-in").click()
+    wait_for_text(page, "#login-error", "Try again in")
+    message = page.find_element(By.ID, "login-error").text
+    assert re.fullmatch(
+        r"Too many failed sign-in attempts\. Try again in \d+ minutes \(at \d\d:\d\d( [AP]M)?\)\.",
+        message,
+    ), message
 
 
 def test_signed_out_visitor_is_sent_to_sign_in_and_back(page: WebDriver, site: Site):

@@ -20,7 +20,29 @@ export function loginUrl(path = location.pathname + location.search) {
   return path && path !== "/" ? `/login?next=${encodeURIComponent(path)}` : "/login";
 }
 
+/** "Try again in 15 minutes (at 10:42)." from a 429's Retry-After (seconds), or "". */
+export function retryHint(retryAfter, now = new Date()) {
+  const seconds = Number.parseInt(retryAfter ?? "", 10);
+  if (!Number.isFinite(seconds) || seconds < 0) return "";
+  const at = new Date(now.getTime() + seconds * 1000);
+  const clock = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return `Try again in ${waitText(seconds)} (at ${clock}).`;
+}
+
+function waitText(seconds) {
+  if (seconds < 60) return seconds === 1 ? "1 second" : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 120) return minutes === 1 ? "1 minute" : `${minutes} minutes`;
+  return `${Math.ceil(minutes / 60)} hours`;
+}
+
 function describe(response, data) {
+  if (response.status === 429) {
+    // The API's message says "later"; the Retry-After header says when.
+    const hint = retryHint(response.headers.get("Retry-After"));
+    const message = typeof data?.error === "string" ? data.error : "Too many requests.";
+    if (hint) return `${message.replace(/\s*Try again later\.?$/i, "")} ${hint}`.trim();
+  }
   if (data && typeof data.error === "string") {
     const problems = Array.isArray(data.details)
       ? data.details

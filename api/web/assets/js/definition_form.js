@@ -37,7 +37,7 @@ export function definitionForm(container, { config, settings, notice, onChange =
       step: 1,
       value: DEFAULT_RECORDS,
     }),
-    datasetMode: el("input", { type: "checkbox", name: "datasetMode", checked: true }),
+    datasetMode: el("input", { type: "checkbox", name: "datasetMode", checked: false }),
     profile: el("select", { name: "profileId" }),
     model: el("input", { type: "text", name: "model", maxlength: 200, autocomplete: "off", placeholder: "the profile's or server's default" }),
     parameters: el("textarea", { name: "parameters", class: "code short", rows: 3, placeholder: '{"temperature": 0.7}' }),

@@ -156,7 +156,7 @@ function run({ config }) {
       return;
     }
     const links = FORMATS.map(([format, label]) =>
-      el("a", { class: "button", href: `${jobPath}/export?format=${format}`, download: `${job.id}.${format}`, dataset: { format }, text: label }),
+      el("a", { class: "button", href: `${jobPath}/export?format=${format}`, download: true, dataset: { format }, text: label }),
     );
     const partial =
       job.status === "succeeded"
