@@ -11,6 +11,10 @@ import random
 import re
 import string
 
+import jsonschema_rs
+
+from datagems_core.linear_regex import MAX_PATTERN_REPEAT, search
+
 _DIGITS = string.digits
 _WORD = string.ascii_letters + string.digits + "_"
 _SPACE = " "
@@ -23,27 +27,30 @@ class UnsupportedPattern(ValueError):
     pass
 
 
-def generate_matching(pattern: str, rng: random.Random) -> str:
-    """A string that `re.search(pattern, ...)` accepts; raises UnsupportedPattern."""
-    parser = _Parser(pattern, rng)
+def generate_matching(pattern: str, rng: random.Random, *, max_length: int = 65_536) -> str:
+    """A string of at most `max_length` characters that `pattern` matches (checked in linear
+    time, as records are); raises UnsupportedPattern."""
+    parser = _Parser(pattern, rng, max_length)
     text = parser.alternation()
     if parser.pos != len(pattern):
         raise UnsupportedPattern(f"cannot generate text for pattern {pattern!r}")
     try:
-        if re.search(pattern, text) is None:
+        if not search(pattern, text):
             raise UnsupportedPattern(f"cannot generate text for pattern {pattern!r}")
-    except re.error as exc:
-        raise UnsupportedPattern(f"invalid pattern {pattern!r}: {exc}") from None
+    except jsonschema_rs.ValidationError:
+        raise UnsupportedPattern(f"invalid pattern {pattern!r}") from None
     return text
 
 
 class _Parser:
     """A recursive-descent reader that emits one random match while it parses."""
 
-    def __init__(self, pattern: str, rng: random.Random) -> None:
+    def __init__(self, pattern: str, rng: random.Random, max_length: int) -> None:
         self.pattern = pattern
         self.pos = 0
         self.rng = rng
+        self.max_length = max_length
+        self.made = 0  # characters emitted, over every branch: bounds work and memory
 
     def _peek(self) -> str:
         return self.pattern[self.pos] if self.pos < len(self.pattern) else ""
@@ -79,6 +86,14 @@ class _Parser:
             parts.extend(repeats)
         return "".join(parts)
 
+    def _emit(self, text: str) -> str:
+        self.made += len(text)
+        if self.made > self.max_length:
+            raise UnsupportedPattern(
+                f"pattern {self.pattern!r} makes strings longer than {self.max_length} characters"
+            )
+        return text
+
     def _quantifier(self) -> tuple[int, int]:
         char = self._peek()
         if char == "?":
@@ -102,6 +117,10 @@ class _Parser:
             else:
                 high = low + _UNBOUNDED_EXTRA
             self.pos = match.end()
+            if high > MAX_PATTERN_REPEAT:
+                raise UnsupportedPattern(
+                    f"pattern {self.pattern!r} repeats more than {MAX_PATTERN_REPEAT} times"
+                )
         else:
             return 1, 1
         if self._peek() in ("?", "+"):
@@ -114,7 +133,7 @@ class _Parser:
         if char in ("^", "$"):
             return ""
         if char == ".":
-            return self.rng.choice(_ANY)
+            return self._emit(self.rng.choice(_ANY))
         if char == "(":
             if self.pattern.startswith("?:", self.pos):
                 self.pos += 2
@@ -126,12 +145,12 @@ class _Parser:
             self.pos += 1
             return text
         if char == "[":
-            return self.rng.choice(self._class())
+            return self._emit(self.rng.choice(self._class()))
         if char == "\\":
-            return self.rng.choice(self._escape())
+            return self._emit(self.rng.choice(self._escape()))
         if char in ("*", "+", "?", ")"):
             raise self._fail()
-        return char
+        return self._emit(char)
 
     def _escape(self) -> str:
         char = self._peek()
