@@ -166,6 +166,9 @@ class Settings(BaseSettings):
     login_max_failures_per_address: int = Field(
         20, ge=1, validation_alias="DATAGEMS_LOGIN_MAX_FAILURES_PER_ADDRESS"
     )
+    login_user_delay_max_seconds: int = Field(
+        30, ge=1, validation_alias="DATAGEMS_LOGIN_USER_DELAY_MAX_SECONDS"
+    )
     trust_proxy_headers: bool = Field(False, validation_alias="DATAGEMS_TRUST_PROXY_HEADERS")
     # Addresses or networks of the reverse proxies whose X-Forwarded-For counts (with
     # DATAGEMS_TRUST_PROXY_HEADERS=true); empty = loopback only.
