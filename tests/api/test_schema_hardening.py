@@ -16,6 +16,8 @@ import pytest
 from referencing.exceptions import Unresolvable
 
 from datagems_core.errors import SchemaError
+from datagems_core.files.local import LocalFileStore
+from datagems_core.jobs import JOBS_HKEY, read_details, read_job
 from datagems_core.records import RecordSpec, open_record_maker
 from datagems_core.schemas import (
     FORMAT_CHECKER,
@@ -26,7 +28,7 @@ from datagems_core.schemas import (
     validate_record,
 )
 from datagems_core.settings import load_settings
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA, start_jobs_harness
+from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
 from tests.support.api_fixtures import CSRF
 from tests.support.hit_server import recording_server
 
@@ -104,6 +106,23 @@ def test_the_runner_refuses_a_stored_schema_with_a_remote_reference(server):
     schema = _with(x={"$ref": f"{server.url}/r.json"})
     with pytest.raises(SchemaError, match=r"\$ref"):
         asyncio.run(_make_one(schema))
+    assert server.hits == []
+
+
+def test_a_job_whose_stored_schema_was_changed_fetches_nothing(api, server):
+    # Created through the API, then its details rewritten in the file store (as someone with
+    # access to the store could): the run fails on the guard and the server sees no request.
+    response = _post_schema(api.alice, PEOPLE_SCHEMA)
+    assert response.status_code == 201, response.text
+    job = asyncio.run(read_job(api.store, response.json()["job"]["id"]))
+    files = LocalFileStore(root=api.settings.data_dir / "files")
+    details = asyncio.run(read_details(files, job)).to_record()
+    details["schema"] = _with(x={"$ref": f"{server.url}/r.json"})
+    cid = asyncio.run(files.put_bytes("details.json", json.dumps(details).encode()))
+    stored = {**job.to_record(), "jobDetailsCid": cid}
+    asyncio.run(api.store.hset(JOBS_HKEY, job.id, stored))
+    with pytest.raises(SchemaError, match=r"\$ref"):
+        run_job_here(api, job.id)
     assert server.hits == []
 
 
