@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import copy
 import json
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator, FormatChecker, validators
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError as MetaSchemaError
 from jsonschema.exceptions import ValidationError as ReferenceError_
 from referencing import Registry
@@ -28,6 +26,7 @@ from referencing.exceptions import NoSuchResource
 
 from datagems_core.errors import SchemaError
 from datagems_core.linear_regex import PATTERN_OPTIONS, search
+from datagems_core.schema_formats import COMPILED_FORMATS, FORMAT_CHECKER
 from datagems_core.schema_guards import check_schema_input
 from datagems_core.size_limits import SizeLimits, record_size_problem
 
@@ -57,12 +56,6 @@ SCHEMA_DRAFT_SHAPE: dict[str, Any] = {
     },
     "required": ["type", "properties", "required", "additionalProperties"],
 }
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
-)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def sanitize_schema(schema: Any) -> tuple[dict[str, Any], list[str]]:
@@ -220,7 +213,7 @@ class RecordValidator:
         self._compiled = jsonschema_rs.Draft202012Validator(
             schema,
             validate_formats=True,
-            formats=_COMPILED_FORMATS,
+            formats=COMPILED_FORMATS,
             retriever=_refuse_compiled_retrieval,
             pattern_options=PATTERN_OPTIONS,
         )
@@ -271,61 +264,3 @@ def _json_path(parts: Iterable[Any]) -> str:
     for part in parts:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
     return path
-
-
-def _is_uri(value: object) -> bool:
-    if not isinstance(value, str) or any(c.isspace() for c in value):
-        return not isinstance(value, str)
-    parts = urlsplit(value)
-    return bool(parts.scheme and _SCHEME.match(parts.scheme) and (parts.netloc or parts.path))
-
-
-def _is_uri_reference(value: object) -> bool:
-    return not isinstance(value, str) or not any(c.isspace() for c in value)
-
-
-def _is_hostname(value: object) -> bool:
-    return not isinstance(value, str) or bool(_HOSTNAME.match(value))
-
-
-def _is_email(value: object) -> bool:
-    return not isinstance(value, str) or bool(_EMAIL.match(value))
-
-
-def _build_format_checker() -> FormatChecker:
-    checker = FormatChecker()
-    checker.checkers = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
-    checker.checks("uri")(_is_uri)
-    checker.checks("url")(_is_uri)
-    checker.checks("uri-reference")(_is_uri_reference)
-    checker.checks("hostname")(_is_hostname)
-    checker.checks("email")(_is_email)
-    return checker
-
-
-FORMAT_CHECKER = _build_format_checker()
-# Formats jsonschema-rs knows and jsonschema (as installed) does not check: accepted, as there.
-_UNCHECKED_FORMATS = ("duration", "iri", "iri-reference", "uri-template")
-
-
-def _compiled_format(name: str) -> Callable[[str], bool]:
-    func, raises = FORMAT_CHECKER.checkers[name]
-
-    def conforms(value: str) -> bool:
-        try:
-            return bool(func(value))
-        except raises:
-            return False
-
-    return conforms
-
-
-def _accept(value: str) -> bool:
-    del value
-    return True
-
-
-_COMPILED_FORMATS: dict[str, Callable[[str], bool]] = {
-    **dict.fromkeys(_UNCHECKED_FORMATS, _accept),
-    **{name: _compiled_format(name) for name in FORMAT_CHECKER.checkers},
-}

@@ -145,7 +145,7 @@ class _Parser:
             self.pos += 1
             return text
         if char == "[":
-            return self._emit(self.rng.choice(self._class()))
+            return self._emit(self._class())
         if char == "\\":
             return self._emit(self.rng.choice(self._escape()))
         if char in ("*", "+", "?", ")"):
@@ -164,9 +164,11 @@ class _Parser:
         return char
 
     def _class(self) -> str:
+        """One character drawn from a `[...]` class; ranges are drawn from, never spelled out
+        (`[\u0000-\U0010ffff]` would be a million characters per repeat)."""
         if self._peek() == "^":
             raise self._fail()
-        chars: list[str] = []
+        ranges: list[tuple[int, int]] = []
         first = True
         while True:
             char = self._peek()
@@ -178,16 +180,29 @@ class _Parser:
             first = False
             self.pos += 1
             if char == "\\":
-                chars.extend(self._escape())
+                ranges.extend((ord(c), ord(c)) for c in self._escape())
                 continue
             if self._peek() == "-" and self.pattern[self.pos + 1 : self.pos + 2] not in ("]", ""):
                 end = self.pattern[self.pos + 1]
                 self.pos += 2
                 if ord(end) < ord(char):
                     raise self._fail()
-                chars.extend(chr(c) for c in range(ord(char), ord(end) + 1))
+                ranges.append((ord(char), ord(end)))
                 continue
-            chars.append(char)
-        if not chars:
+            ranges.append((ord(char), ord(char)))
+        if not ranges:
             raise self._fail()
-        return "".join(chars)
+        return self._draw(ranges)
+
+    def _draw(self, ranges: list[tuple[int, int]]) -> str:
+        total = sum(high - low + 1 for low, high in ranges)
+        for _ in range(8):  # a surrogate is not a character: draw again
+            pick = self.rng.randrange(total)
+            for low, high in ranges:
+                if pick <= high - low:
+                    code = low + pick
+                    break
+                pick -= high - low + 1
+            if not 0xD800 <= code <= 0xDFFF:
+                return chr(code)
+        raise self._fail()
