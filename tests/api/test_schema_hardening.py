@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jsonschema_rs
 import pytest
@@ -17,6 +19,7 @@ from referencing.exceptions import Unresolvable
 
 from datagems_core.errors import SchemaError
 from datagems_core.files.local import LocalFileStore
+from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.jobs import JOBS_HKEY, read_details, read_job
 from datagems_core.records import RecordSpec, open_record_maker
 from datagems_core.schemas import (
@@ -146,6 +149,57 @@ def test_a_catastrophic_pattern_is_matched_in_linear_time():
     elapsed = time.perf_counter() - started
     assert errors == ["$.x: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaa!' does not match '^(a+)+$'"]
     assert elapsed < 5  # Python's re took 53 s here; a generous bound, not a benchmark
+
+
+def test_a_model_reply_against_a_catastrophic_pattern_fails_fast():
+    # The request: a gateway answers 29 `a`s and a `!` for `^(a+)+$`.
+    reply = json.dumps({"name": "a", "age": 3, "plan": "pro", "x": "a" * 29 + "!"})
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps({"choices": [{"message": {"content": reply}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            del format, args
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        gateway = GatewayConfig(
+            base_url=f"http://127.0.0.1:{server.server_address[1]}/v1", max_attempts=2
+        )
+        spec = RecordSpec(
+            instructions="x", schema=_with(x={"type": "string", "pattern": "^(a+)+$"})
+        )
+
+        async def make():
+            settings = load_settings(None)
+            async with open_record_maker(settings=settings, spec=spec, gateway=gateway) as maker:
+                return await maker.make_record(0)
+
+        started = time.perf_counter()
+        result = asyncio.run(make())
+        elapsed = time.perf_counter() - started
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not result.ok and result.attempts == 2  # the reply, then the one re-ask
+    assert "does not match '^(a+)+$'" in result.error
+    assert elapsed < 10  # 53 s, doubling per character, before; a bound, not a benchmark
+
+
+def test_format_checks_are_linear_too():
+    validator = record_validator(_with(x={"type": "string", "format": "email"}))
+    record = {"name": "a", "age": 3, "plan": "pro", "x": "a@" + "." * 60000 + "@"}
+    started = time.perf_counter()
+    assert validate_record(validator, record) != []
+    assert time.perf_counter() - started < 5  # the regex took ~80 s at this length
 
 
 def _nested(levels):
