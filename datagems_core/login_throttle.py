@@ -54,10 +54,19 @@ def _limits(settings: Settings) -> _Limits:
 
 def _refused(retry_after: int) -> RateLimited:
     return RateLimited(
-        f"Too many failed sign-in attempts. Try again in {retry_after} second"
-        f"{'' if retry_after == 1 else 's'}.",
+        f"Too many failed sign-in attempts. Try again in {wait_text(retry_after)}.",
         retry_after=retry_after,
     )
+
+
+def wait_text(seconds: int) -> str:
+    """`45 seconds`, `15 minutes`, `3 hours`: how long Retry-After asks to wait, for people."""
+    if seconds < 60:
+        return "1 second" if seconds == 1 else f"{seconds} seconds"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 120:
+        return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    return f"{math.ceil(minutes / 60)} hours"
 
 
 def user_delay_seconds(settings: Settings, failures: int) -> int:

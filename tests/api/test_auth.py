@@ -154,7 +154,8 @@ def test_failed_logins_are_throttled_per_username_and_address(tmp_path):
         assert 1 <= retry_after <= harness.settings.login_window_seconds
         error = response.json()["error"]
         assert "Too many failed sign-in attempts" in error
-        assert f"Try again in {retry_after} second" in error
+        assert f"Try again in {login_throttle.wait_text(retry_after)}." in error
+        assert login_throttle.wait_text(900) == "15 minutes"
         # other accounts from the same address are unaffected
         login(
             harness.client(), "admin", ADMIN_PASSWORD, headers={"X-Forwarded-For": "198.51.100.1"}
