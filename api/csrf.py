@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 
+from datagems_core.client_addresses import is_trusted_proxy
 from datagems_core.errors import Forbidden
 from datagems_core.settings import Settings
 
@@ -37,7 +38,8 @@ def _netloc(url: str) -> str | None:
 def _own_hosts(request: Request, settings: Settings) -> set[str]:
     hosts = set()
     candidates = [request.headers.get("host", "")]
-    if settings.trust_proxy_headers:
+    peer = request.client.host if request.client else ""
+    if is_trusted_proxy(peer, settings):
         candidates += request.headers.get("x-forwarded-host", "").split(",")
     for host in candidates:
         host = host.strip()

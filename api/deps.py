@@ -13,6 +13,7 @@ from typing import Annotated, Literal, cast
 from fastapi import Depends, Request
 
 from api.csrf import check_same_origin
+from datagems_core import client_addresses
 from datagems_core.api_tokens import read_api_token
 from datagems_core.errors import Forbidden, Unauthorized
 from datagems_core.files.base import FileStore
@@ -58,14 +59,14 @@ class Principal:
 
 
 def client_address(request: Request, settings: Settings) -> str:
-    """The caller's address: the first X-Forwarded-For entry, else X-Real-IP (when proxy headers
-    are trusted, as behind the Ratio1 tunnel), else the socket peer."""
-    if settings.trust_proxy_headers:
-        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
-        real = request.headers.get("x-real-ip", "").strip()
-        if forwarded or real:
-            return forwarded or real
-    return request.client.host if request.client else "unknown"
+    """The caller's address: the socket peer, or with DATAGEMS_TRUST_PROXY_HEADERS the right-most
+    X-Forwarded-For entry a trusted proxy vouches for (`datagems_core.client_addresses`)."""
+    return client_addresses.client_address(
+        request.client.host if request.client else None,
+        forwarded_for=request.headers.get("x-forwarded-for", ""),
+        real_ip=request.headers.get("x-real-ip", ""),
+        settings=settings,
+    )
 
 
 def bearer_token(request: Request) -> str | None:

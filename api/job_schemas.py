@@ -108,6 +108,9 @@ class RecordsPublic(ApiModel):
     count: int
     offset: int
     limit: int
+    # Where the next page starts when this one stopped early at DATAGEMS_MAX_RECORDS_PAGE_BYTES
+    # or more records follow; null at the end.
+    next_offset: int | None = None
 
 
 class ScheduleCreate(DefinitionFields):

@@ -15,8 +15,9 @@ from datagems_core.errors import BadRequest, NotFound, SchemaError
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.job_gateway import gateway_for_choice
 from datagems_core.job_models import InferenceChoice
-from datagems_core.schemas import sanitize_schema, validate_schema
+from datagems_core.schemas import record_validator, sanitize_schema, validate_schema
 from datagems_core.settings import Settings
+from datagems_core.size_limits import SizeLimits
 from datagems_core.store.base import KVStore
 
 T = TypeVar("T")
@@ -33,17 +34,22 @@ def check_total_records(settings: Settings, total_records: int) -> int:
     return total_records
 
 
-def check_record_schema(schema: Any) -> tuple[dict[str, Any], list[str]]:
-    """The schema repaired as the seed did (with one warning per repair) and checked against
-    draft 2020-12; a SchemaError (400) gives the JSON path of the first problem."""
+def check_record_schema(
+    schema: Any, limits: SizeLimits | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The schema repaired as the seed did (with one warning per repair), checked against
+    draft 2020-12 and the input guards, and compiled into the validator the job will use; a
+    SchemaError (400) gives the JSON path (and keyword and limit) of the first problem."""
     try:
         repaired, warnings = sanitize_schema(schema)
-        validate_schema(repaired)
+        validate_schema(repaired, limits)
+        record_validator(repaired, limits)
     except SchemaError as exc:
         details = exc.details if isinstance(exc.details, dict) else {}
         path = details.get("path") or exc.message.split(":", 1)[0]
+        extra = {k: details[k] for k in ("keyword", "limit") if k in details}
         raise SchemaError(
-            f"Invalid schema: {exc.message}", details={"field": "schema", "path": path}
+            f"Invalid schema: {exc.message}", details={"field": "schema", "path": path, **extra}
         ) from None
     return repaired, warnings
 
@@ -121,7 +127,7 @@ async def build_definition(
             "give a draftToken from POST /api/jobs/schema, or title, instructions and schema",
             details={"field": "draftToken"},
         )
-    checked, warnings = check_record_schema(schema)
+    checked, warnings = check_record_schema(schema, SizeLimits.from_settings(settings))
     choice = merge_inference(draft.inference if draft else InferenceChoice(), inference)
     return DatasetDefinition(
         title=title,

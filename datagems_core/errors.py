@@ -94,7 +94,13 @@ class MailError(DatagemsError):
 
 
 class InferenceError(DatagemsError):
-    pass
+    """A gateway failure. Its text is masked when it is made (`mask_secrets`): a gateway that
+    echoes the key cannot get it into an answer, `job.error`, the store, a log or Prefect."""
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        from datagems_core.inference.redaction import mask_secrets
+
+        super().__init__(mask_secrets(message), details=details)
 
 
 class InferenceTimeout(InferenceError):

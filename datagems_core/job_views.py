@@ -6,6 +6,7 @@ checkpoints), so they are live while the job record itself is written only now a
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from datagems_core.clock import parse_iso
@@ -86,20 +87,39 @@ def _public_record(stored: dict[str, Any]) -> dict[str, Any]:
 
 
 async def read_record_page(
-    store: KVStore, files: FileStore, job: Job, *, offset: int, limit: int
+    store: KVStore,
+    files: FileStore,
+    job: Job,
+    *,
+    offset: int,
+    limit: int,
+    max_bytes: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Stored records in index order from `offset` (failed ones too); returns (page, made so far)."""
+    """Stored records in index order from `offset` (failed ones too); returns (page, made so far).
+
+    With `max_bytes` the page also stops before its JSON passes that size (it always holds at
+    least one record), so a page of large records stays bounded.
+    """
     shards = await read_shards(store, job.id)
     made = sum(s.generated_ok + s.generated_failed for s in shards)
     page: list[dict[str, Any]] = []
+    size = 0
     seen = 0
+    full = False
     async for chunk in iter_result_chunks(store, files, job.id, shards=shards):
         if seen + len(chunk) <= offset:
             seen += len(chunk)
             continue
         start = max(offset - seen, 0)
-        page.extend(_public_record(r) for r in chunk[start : start + limit - len(page)])
+        for stored in chunk[start : start + limit - len(page)]:
+            record = _public_record(stored)
+            if max_bytes is not None:
+                size += len(json.dumps(record, ensure_ascii=False, default=str)) + 1
+                if page and size > max_bytes:
+                    full = True
+                    break
+            page.append(record)
         seen += len(chunk)
-        if len(page) >= limit:
+        if full or len(page) >= limit:
             break
     return page, max(made, seen)

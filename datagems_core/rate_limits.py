@@ -85,6 +85,14 @@ async def count_attempts(store: KVStore, limit: Limit, subject: str) -> Count:
     return Count(attempts=len(live), retry_after=max(1, math.ceil((ends - now) / 1000)))
 
 
+async def attempt_stamps(store: KVStore, limit: Limit, subject: str) -> list[int]:
+    """When each attempt inside the window was made (epoch ms), after pruning the rest."""
+    await count_attempts(store, limit, subject)
+    values = await store.hgetall(attempts_key(limit.scope, subject))
+    stamps = [v if isinstance(v, int) else _stamp_of(n) for n, v in values.items()]
+    return [s for s in stamps if s is not None]
+
+
 async def hit(store: KVStore, limit: Limit, subject: str) -> None:
     """Record an attempt, then refuse it with RateLimited if it is over the limit."""
     await record_attempt(store, limit, subject)

@@ -37,6 +37,7 @@ from datagems_core.schemas import (
     validate_schema,
 )
 from datagems_core.settings import Settings
+from datagems_core.size_limits import SizeLimits
 from datagems_core.variation import VariationPlan
 
 logger = logging.getLogger("datagems.inference")
@@ -115,6 +116,7 @@ class MockRecordMaker:
     def __init__(self, *, spec: RecordSpec, validator: RecordValidator, latency_ms: float):
         self.spec = spec
         self.validator = validator
+        self.limits = validator.limits
         self.latency = latency_ms / 1000
         self.variations = VariationPlan(spec.schema, seed=spec.seed, dataset_mode=spec.dataset_mode)
 
@@ -125,7 +127,8 @@ class MockRecordMaker:
         if self.latency:
             await asyncio.sleep(self.latency)
         try:
-            data = {**generate_record(spec.schema, seed=spec.seed, index=index), **variation}
+            made = generate_record(spec.schema, seed=spec.seed, index=index, limits=self.limits)
+            data = {**made, **variation}
         except MockUnsupported as exc:
             return _failed(index, f"mock gateway: {exc}", 1, variation, started)
         errors = validate_record(self.validator, data)
@@ -213,8 +216,9 @@ async def open_record_maker(
     *, settings: Settings, spec: RecordSpec, gateway: GatewayConfig | None
 ) -> AsyncIterator[RecordMaker]:
     """A record maker for `spec`; `gateway=None` means the built-in mock gateway."""
-    validate_schema(spec.schema)
-    validator = record_validator(spec.schema)
+    limits = SizeLimits.from_settings(settings)
+    validate_schema(spec.schema, limits)  # again here: a stored job may not have come via the API
+    validator = record_validator(spec.schema, limits)
     if gateway is None:
         yield MockRecordMaker(spec=spec, validator=validator, latency_ms=settings.mock_latency_ms)
         return

@@ -4,24 +4,31 @@
 examples, `@type`) and reports each change; `validate_schema` then checks the result against the
 real draft 2020-12 meta-schema. `record_validator` and `validate_record` check records, with
 format checking on, and report errors with their JSON path: compiled (jsonschema-rs) on the hot
-path, jsonschema for the messages of a record that fails.
+path, jsonschema for the messages of a record that fails. Both refuse to retrieve any reference
+and match `pattern` in linear time (`linear_regex`); `schema_guards` checks a user's schema
+before either sees it, and records over the size caps are refused before validation.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError as MetaSchemaError
+from jsonschema.exceptions import ValidationError as ReferenceError_
+from referencing import Registry
+from referencing.exceptions import NoSuchResource
 
 from datagems_core.errors import SchemaError
+from datagems_core.linear_regex import PATTERN_OPTIONS, search
+from datagems_core.schema_formats import COMPILED_FORMATS, FORMAT_CHECKER
+from datagems_core.schema_guards import check_schema_input
+from datagems_core.size_limits import SizeLimits, record_size_problem
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array", "null")
@@ -49,12 +56,6 @@ SCHEMA_DRAFT_SHAPE: dict[str, Any] = {
     },
     "required": ["type", "properties", "required", "additionalProperties"],
 }
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
-)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def sanitize_schema(schema: Any) -> tuple[dict[str, Any], list[str]]:
@@ -126,10 +127,11 @@ def _kind(value: Any) -> str:
     return f"an {kind}" if kind in ("array", "object", "integer") else f"a {kind}"
 
 
-def validate_schema(schema: Any) -> None:
-    """Raise SchemaError unless `schema` is a valid 2020-12 schema for an object record."""
+def validate_schema(schema: Any, limits: SizeLimits | None = None) -> None:
+    """Raise SchemaError unless `schema` is a safe, valid 2020-12 schema for an object record."""
     if not isinstance(schema, dict):
         raise SchemaError(f"$: the schema must be a JSON object, got {_kind(schema)}")
+    check_schema_input(schema, limits)
     _validate_canonical(json.dumps(schema, sort_keys=True))
 
 
@@ -160,41 +162,96 @@ def _validate_canonical(canonical: str) -> None:
         )
 
 
+def _refuse_retrieval(uri: str) -> Any:
+    """The retriever of every validator: record schemas are never fetched from anywhere."""
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
+
+
+def _refuse_compiled_retrieval(uri: str) -> Any:
+    raise ValueError(f"refused to retrieve {uri!r}: record schemas use local references only")
+
+
+NO_RETRIEVAL: Registry[Any] = Registry(retrieve=_refuse_retrieval)  # type: ignore[call-arg]
+
+
+def _linear_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    del validator, schema
+    if isinstance(instance, str) and not search(pattern, instance):
+        yield ReferenceError_(f"{instance!r} does not match {pattern!r}")
+
+
+def _linear_pattern_properties(
+    validator: Any, pattern_properties: dict[str, Any], instance: Any, schema: Any
+) -> Any:
+    del schema
+    if not isinstance(instance, dict):
+        return
+    for pattern, subschema in pattern_properties.items():
+        for key, value in instance.items():
+            if search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+# python-jsonschema with `pattern` and `patternProperties` matched by the linear-time engine.
+ReferenceValidator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator,
+    {"pattern": _linear_pattern, "patternProperties": _linear_pattern_properties},
+)
+
+
 class RecordValidator:
     """Checks records of one schema: compiled (jsonschema-rs) first, jsonschema for messages.
 
     Formats are checked by the same functions in both (`FORMAT_CHECKER`), so the two agree on
     what a valid `date`, `email` or `uri` is. jsonschema, the reference, has the last word on a
-    record the compiled validator refuses.
+    record the compiled validator refuses. Records over the size caps are refused unread.
     """
 
-    def __init__(self, schema: dict[str, Any]) -> None:
+    def __init__(self, schema: dict[str, Any], limits: SizeLimits | None = None) -> None:
         self.schema = schema
+        self.limits = limits or SizeLimits()
         self._compiled = jsonschema_rs.Draft202012Validator(
-            schema, validate_formats=True, formats=_COMPILED_FORMATS
+            schema,
+            validate_formats=True,
+            formats=COMPILED_FORMATS,
+            retriever=_refuse_compiled_retrieval,
+            pattern_options=PATTERN_OPTIONS,
         )
-        self._reference: Draft202012Validator | None = None
+        self._reference: Any = None
 
     def errors(self, record: Any) -> list[str]:
         """The record's errors as `$.path: message` lines, at most ten; empty when valid."""
+        too_large = record_size_problem(record, self.limits)
+        if too_large:
+            return [too_large]
         if self._compiled.is_valid(record):
             return []
         if self._reference is None:
-            self._reference = Draft202012Validator(self.schema, format_checker=FORMAT_CHECKER)
+            self._reference = ReferenceValidator(
+                self.schema, format_checker=FORMAT_CHECKER, registry=NO_RETRIEVAL
+            )
         errors = sorted(
             self._reference.iter_errors(record), key=lambda e: list(map(str, e.absolute_path))
         )
         return [f"{e.json_path}: {e.message}" for e in errors[:_MAX_ERRORS]]
 
 
-def record_validator(schema: dict[str, Any]) -> RecordValidator:
-    """A validator for records of `schema`, built once per distinct schema."""
-    return _validator_for(json.dumps(schema, sort_keys=True))
+def record_validator(schema: dict[str, Any], limits: SizeLimits | None = None) -> RecordValidator:
+    """A validator for records of `schema`, built once per distinct schema and limits.
+
+    Raises SchemaError when the schema cannot be compiled (checked when a job is created).
+    """
+    return _validator_for(json.dumps(schema, sort_keys=True), limits or SizeLimits())
 
 
 @lru_cache(maxsize=64)
-def _validator_for(canonical: str) -> RecordValidator:
-    return RecordValidator(json.loads(canonical))
+def _validator_for(canonical: str, limits: SizeLimits) -> RecordValidator:
+    try:
+        return RecordValidator(json.loads(canonical), limits)
+    except jsonschema_rs.ValidationError as exc:
+        raise SchemaError(
+            f"$: the schema cannot be compiled: {exc.message}", details={"path": "$"}
+        ) from None
 
 
 def validate_record(validator: RecordValidator, record: Any) -> list[str]:
@@ -207,61 +264,3 @@ def _json_path(parts: Iterable[Any]) -> str:
     for part in parts:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
     return path
-
-
-def _is_uri(value: object) -> bool:
-    if not isinstance(value, str) or any(c.isspace() for c in value):
-        return not isinstance(value, str)
-    parts = urlsplit(value)
-    return bool(parts.scheme and _SCHEME.match(parts.scheme) and (parts.netloc or parts.path))
-
-
-def _is_uri_reference(value: object) -> bool:
-    return not isinstance(value, str) or not any(c.isspace() for c in value)
-
-
-def _is_hostname(value: object) -> bool:
-    return not isinstance(value, str) or bool(_HOSTNAME.match(value))
-
-
-def _is_email(value: object) -> bool:
-    return not isinstance(value, str) or bool(_EMAIL.match(value))
-
-
-def _build_format_checker() -> FormatChecker:
-    checker = FormatChecker()
-    checker.checkers = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
-    checker.checks("uri")(_is_uri)
-    checker.checks("url")(_is_uri)
-    checker.checks("uri-reference")(_is_uri_reference)
-    checker.checks("hostname")(_is_hostname)
-    checker.checks("email")(_is_email)
-    return checker
-
-
-FORMAT_CHECKER = _build_format_checker()
-# Formats jsonschema-rs knows and jsonschema (as installed) does not check: accepted, as there.
-_UNCHECKED_FORMATS = ("duration", "iri", "iri-reference", "uri-template")
-
-
-def _compiled_format(name: str) -> Callable[[str], bool]:
-    func, raises = FORMAT_CHECKER.checkers[name]
-
-    def conforms(value: str) -> bool:
-        try:
-            return bool(func(value))
-        except raises:
-            return False
-
-    return conforms
-
-
-def _accept(value: str) -> bool:
-    del value
-    return True
-
-
-_COMPILED_FORMATS: dict[str, Callable[[str], bool]] = {
-    **dict.fromkeys(_UNCHECKED_FORMATS, _accept),
-    **{name: _compiled_format(name) for name in FORMAT_CHECKER.checkers},
-}

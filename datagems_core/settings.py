@@ -178,7 +178,15 @@ class Settings(BaseSettings):
     login_max_failures_per_address: int = Field(
         20, ge=1, validation_alias="DATAGEMS_LOGIN_MAX_FAILURES_PER_ADDRESS"
     )
-    trust_proxy_headers: bool = Field(True, validation_alias="DATAGEMS_TRUST_PROXY_HEADERS")
+    login_user_delay_max_seconds: int = Field(
+        30, ge=1, validation_alias="DATAGEMS_LOGIN_USER_DELAY_MAX_SECONDS"
+    )
+    trust_proxy_headers: bool = Field(False, validation_alias="DATAGEMS_TRUST_PROXY_HEADERS")
+    # Addresses or networks of the reverse proxies whose X-Forwarded-For counts (with
+    # DATAGEMS_TRUST_PROXY_HEADERS=true); empty = loopback only.
+    trusted_proxies: list[str] = Field(
+        default_factory=list, validation_alias="DATAGEMS_TRUSTED_PROXIES"
+    )
     max_api_tokens: int = Field(50, ge=1, validation_alias="DATAGEMS_MAX_API_TOKENS")
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias="DATAGEMS_MAX_BODY_BYTES")
 
@@ -231,6 +239,12 @@ class Settings(BaseSettings):
     update_every_k: int = Field(50, ge=1, validation_alias="DATAGEN_UPDATE_EVERY_K_REQUESTS")
     record_tasks_max: int = Field(1000, ge=0, validation_alias="DATAGEMS_RECORD_TASKS_MAX")
     max_records_per_job: int = Field(100_000, ge=1, validation_alias="DATAGEN_MAX_RECORDS_PER_JOB")
+    max_reply_bytes: int = Field(4_194_304, ge=1024, validation_alias="DATAGEMS_MAX_REPLY_BYTES")
+    max_record_bytes: int = Field(1_048_576, ge=256, validation_alias="DATAGEMS_MAX_RECORD_BYTES")
+    max_string_length: int = Field(65_536, ge=16, validation_alias="DATAGEMS_MAX_STRING_LENGTH")
+    max_records_page_bytes: int = Field(
+        8_388_608, ge=1024, validation_alias="DATAGEMS_MAX_RECORDS_PAGE_BYTES"
+    )
     max_external_api_configs: int = Field(
         10, ge=1, validation_alias="DATAGEN_MAX_EXTERNAL_API_CONFIGS"
     )
@@ -275,7 +289,9 @@ class Settings(BaseSettings):
         # directory whatever their own working directory is.
         return value.expanduser().absolute()
 
-    @field_validator("chainstore_peers", "allowed_inference_hosts", mode="before")
+    @field_validator(
+        "chainstore_peers", "allowed_inference_hosts", "trusted_proxies", mode="before"
+    )
     @classmethod
     def _parse_list(cls, value: Any) -> list[str]:
         return parse_peer_list(value)

@@ -35,17 +35,34 @@ METADATA_ADDRESSES: Final = frozenset(
     for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "168.63.129.16")
 )
 _CGNAT: Final = ipaddress.ip_network("100.64.0.0/10")
-_NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
-_6TO4: Final = ipaddress.ip_network("2002::/16")
+# IPv6 ranges whose last 32 bits are an IPv4 address a host may end up talking to: IPv4-compatible
+# (::a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d), NAT64 well-known and local-use prefixes.
+_EMBEDS_IPV4_LOW32: Final = tuple(
+    ipaddress.ip_network(n) for n in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48")
+)
+_SITE_LOCAL: Final = ipaddress.ip_network("fec0::/10")
 RESOLVE_TIMEOUT_SECONDS: Final = 5.0
 
 
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]  # the client's address
+    if any(address in network for network in _EMBEDS_IPV4_LOW32):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def is_public_address(address: IPAddress) -> bool:
-    """True only for globally routable unicast addresses (v4 embedded in v6 is checked too)."""
+    """True only for globally routable unicast addresses; an IPv4 address embedded in an IPv6
+    one (mapped, compatible, translated, NAT64, 6to4, Teredo) must be public too."""
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is None and address in _NAT64:
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if address in _SITE_LOCAL:  # deprecated, still routed inside some networks
+            return False
+        embedded = _embedded_ipv4(address)
         if embedded is not None and not is_public_address(embedded):
             return False
     if address in METADATA_ADDRESSES or address.is_multicast:

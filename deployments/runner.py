@@ -32,6 +32,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.runner import Runner
 
 from datagems_core.errors import ConfigError, DatagemsError
+from datagems_core.logs import configure_logging
 from datagems_core.settings import Settings, get_settings
 
 log = logging.getLogger("datagems.runner")
@@ -216,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         settings = get_settings()
+        configure_logging(settings)
         asyncio.run(
             serve_deployments(
                 settings=settings, project_file=args.project_file or project_file(settings)

@@ -38,6 +38,7 @@ from datagems_core.jobs import (
     read_job,
     read_shards,
 )
+from datagems_core.logs import configure_logging
 from datagems_core.settings import Settings, get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
@@ -300,6 +301,7 @@ async def _mark_interrupted(flow: Flow[..., Any], flow_run: FlowRun, state: Stat
 async def generate_dataset(job_id: str) -> dict[str, Any]:
     """Generate (or resume) a job's dataset; returns the final job record."""
     settings = get_settings()
+    configure_logging(settings)  # this process makes the calls: its logs are masked too
     store, files = open_store(settings), open_file_store(settings)
     try:
         job = await run_job(store=store, files=files, settings=settings, job_id=job_id)

@@ -29,6 +29,7 @@ from datagems_core.generation import (
 )
 from datagems_core.job_models import Job, Shard
 from datagems_core.jobs import read_job, read_shard
+from datagems_core.logs import configure_logging
 from datagems_core.settings import Settings, get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
@@ -118,6 +119,7 @@ async def run_shard_tasks(
 async def generate_shard(job_id: str, shard_key: str) -> dict[str, Any]:
     """Make one shard of a job on this machine (a peer's share of the records)."""
     settings = get_settings()
+    configure_logging(settings)  # this process makes the calls: its logs are masked too
     store, files = open_store(settings), open_file_store(settings)
     try:
         job = await read_job(store, job_id)

@@ -45,6 +45,7 @@ from datagems_core.drafts import (
 from datagems_core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from datagems_core.exports import MEDIA_TYPES, ExportSummary, iter_export_bytes, parse_format
 from datagems_core.file_names import content_disposition, file_name_for
+from datagems_core.job_files import delete_job_files, job_file_ids
 from datagems_core.job_models import InferenceChoice, Job
 from datagems_core.job_views import describe_job, list_all_jobs, read_record_page
 from datagems_core.jobs import (
@@ -204,13 +205,24 @@ async def read_job_records(
     user: CurrentUser,
     store: KVStoreDep,
     files: FileStoreDep,
+    settings: SettingsDep,
     offset: Offset = 0,
     limit: Limit = 100,
 ) -> RecordsPublic:
-    """Records made so far, in index order, with attempts, error, variation and tokens."""
+    """Records made so far, in index order, with attempts, error, variation and tokens; a page
+    holds at most `limit` records and about DATAGEMS_MAX_RECORDS_PAGE_BYTES of JSON."""
     job = await read_visible_job(store, user, job_id)
-    records, count = await read_record_page(store, files, job, offset=offset, limit=limit)
-    return RecordsPublic(records=records, count=count, offset=offset, limit=limit)
+    records, count = await read_record_page(
+        store, files, job, offset=offset, limit=limit, max_bytes=settings.max_records_page_bytes
+    )
+    after = offset + len(records)
+    return RecordsPublic(
+        records=records,
+        count=count,
+        offset=offset,
+        limit=limit,
+        next_offset=after if records and after < count else None,
+    )
 
 
 @router.post("/{job_id}/cancel")
@@ -249,11 +261,14 @@ async def retry_job(
 
 @router.delete("/{job_id}")
 async def delete_job_route(
-    job_id: str, user: CurrentUser, store: KVStoreDep, runner: FlowRunnerDep
+    job_id: str, user: CurrentUser, store: KVStoreDep, files: FileStoreDep, runner: FlowRunnerDep
 ) -> Ok:
-    """Remove a job that is not running (cancel it first); a queued job's run is called off."""
+    """Remove a job that is not running (cancel it first) and its files; a queued job's run is
+    called off."""
     job = await read_visible_job(store, user, job_id)
+    file_ids = await job_file_ids(store, job)
     await delete_job(store, job_id)
+    await delete_job_files(store, files, job, file_ids)
     if job.status == "queued" and job.flow_run_id:
         await _stop_run(runner, job)
     return Ok()

@@ -57,6 +57,10 @@ class LocalFileStore:
     async def get_json(self, file_id: str) -> JSONValue:
         return decode_json(await self.get_bytes(file_id), file_id=file_id, store=self.name)
 
+    async def delete(self, file_id: str) -> None:
+        """Remove the file (gone already is fine)."""
+        await asyncio.to_thread(self._delete, file_id)
+
     async def close(self) -> None:
         """Nothing to release."""
 
@@ -115,6 +119,14 @@ class LocalFileStore:
         path = self._path(file_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, path)
+
+    def _delete(self, file_id: str) -> None:
+        if not isinstance(file_id, str) or not _ID.fullmatch(file_id):
+            raise FileMissing(f"{self.name} has no file {file_id!r}")
+        try:
+            self._path(file_id).unlink(missing_ok=True)
+        except OSError as exc:
+            raise FileStoreError(f"{self.name} cannot delete file {file_id}: {exc}") from exc
 
     def _get(self, file_id: str) -> bytes:
         if not isinstance(file_id, str) or not _ID.fullmatch(file_id):

@@ -128,6 +128,16 @@ class R1FSFileStore:
     async def get_json(self, file_id: str) -> JSONValue:
         return decode_json(await self.get_bytes(file_id), file_id=file_id, store=self.name)
 
+    async def delete(self, file_id: str) -> None:
+        """Unpin the file here and on the peers, and remove its local copy."""
+        await self._node.call(
+            "POST",
+            "/delete_file",
+            what=f"deleting file {file_id!r}",
+            timeout=self.timeout,
+            json={"cid": file_id, "unpin_remote": True, "cleanup_local_files": True},
+        )
+
     async def close(self) -> None:
         await self._node.close()
 

@@ -23,7 +23,12 @@ from datagems_core.connect_guard import check_literal_host, open_guarded_session
 from datagems_core.errors import InferenceRejected
 from datagems_core.inference.concurrency import AdaptiveLimiter
 from datagems_core.inference.gateway import GatewayConfig
-from datagems_core.inference.redaction import redact_headers, redact_text, redact_url
+from datagems_core.inference.redaction import (
+    mask_secrets,
+    redact_headers,
+    redact_text,
+    redact_url,
+)
 from datagems_core.inference.retry import parse_retry_after
 from datagems_core.inference.wire import (
     Reply,
@@ -56,6 +61,7 @@ class TransientFailure(Exception):
         is_unreachable: bool = False,
         is_timeout: bool = False,
     ) -> None:
+        reason = mask_secrets(reason)
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
@@ -65,6 +71,9 @@ class TransientFailure(Exception):
 
 class ResponseFormatRejected(Exception):
     """The gateway refused our `response_format`; another form may work."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(mask_secrets(message))
 
 
 class InferenceClient:
@@ -77,8 +86,10 @@ class InferenceClient:
         gateway: GatewayConfig,
         limiter: AdaptiveLimiter,
         log_requests: bool = False,
+        max_reply_bytes: int = 4_194_304,
     ) -> None:
         self.transport = transport
+        self.max_reply_bytes = max_reply_bytes
         self.gateway = gateway
         self.limiter = limiter
         self.url = gateway.url
@@ -127,10 +138,30 @@ class InferenceClient:
         )
         response = await self.transport.handle_async_request(request)
         try:
-            await response.aread()
+            body = await self._read_capped(response)
         finally:
             await response.aclose()
-        return response
+        # The body is decoded already: the new response must not decode it again.
+        headers = [
+            (k, v)
+            for k, v in response.headers.raw
+            if k.lower() not in (b"content-encoding", b"content-length")
+        ]
+        return httpx.Response(response.status_code, headers=headers, content=body, request=request)
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        """The decoded body, refused beyond DATAGEMS_MAX_REPLY_BYTES (before it is parsed)."""
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_reply_bytes:
+                raise TransientFailure(
+                    f"the gateway's reply is over DATAGEMS_MAX_REPLY_BYTES "
+                    f"({self.max_reply_bytes} bytes); refused unread"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _transport_failure(self, exc: Exception) -> TransientFailure:
         # httpx-aiohttp maps aiohttp's errors loosely (a refused connection arrives as
@@ -140,19 +171,22 @@ class InferenceClient:
             cause is exc and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
         ):
             return TransientFailure(
-                f"cannot reach the gateway at {redact_url(self.url)}: {_describe(cause)}",
+                f"cannot reach the gateway at {redact_url(self.url)}: "
+                + mask_secrets(_describe(cause), self._secrets),
                 is_unreachable=True,
             )
         if isinstance(cause, TimeoutError | aiohttp.ServerTimeoutError | httpx.TimeoutException):
             return TransientFailure(
                 f"no reply within {self.gateway.timeout_seconds:g}s (timed out)", is_timeout=True
             )
-        return TransientFailure(f"connection to the gateway failed: {_describe(cause)}")
+        return TransientFailure(
+            "connection to the gateway failed: " + mask_secrets(_describe(cause), self._secrets)
+        )
 
     def _classify(self, response: httpx.Response) -> Reply:
         status = response.status_code
         if status >= 400:
-            message = _error_text(response)
+            message = mask_secrets(_error_text(response), self._secrets)
             if status == 429:
                 raise TransientFailure(
                     f"rate limited by the gateway (429): {message}",
@@ -173,13 +207,14 @@ class InferenceClient:
         try:
             data = decode_json(response.content)
         except ValueError:
+            excerpt = mask_secrets(response.text[:120], self._secrets)
             raise TransientFailure(
-                f"the gateway sent a non-JSON body ({status}): {response.text[:120]!r}"
+                f"the gateway sent a non-JSON body ({status}): {excerpt!r}"
             ) from None
         try:
             return read_reply(data)
         except ReplyError as exc:
-            raise TransientFailure(str(exc)) from None
+            raise TransientFailure(mask_secrets(str(exc), self._secrets)) from None
 
     def _log(self, body: bytes, response: httpx.Response) -> None:
         request_headers = redact_headers(self._headers)
@@ -262,6 +297,7 @@ async def open_inference_client(
             gateway=gateway,
             limiter=AdaptiveLimiter(ceiling=gateway.ceiling, rpm=gateway.rpm),
             log_requests=settings.log_inference_requests,
+            max_reply_bytes=settings.max_reply_bytes,
         )
     finally:
         await transport.aclose()

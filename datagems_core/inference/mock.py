@@ -15,6 +15,7 @@ from typing import Any
 
 from datagems_core.inference.mock_formats import FORMATS
 from datagems_core.inference.patterns import UnsupportedPattern, generate_matching
+from datagems_core.size_limits import SizeLimits
 
 _WORDS = (
     "amber harbor quiet lantern meadow copper river silver orchard canyon velvet summit "
@@ -28,28 +29,50 @@ class MockUnsupported(ValueError):
     """The mock cannot produce a value for this schema; the message says where and why."""
 
 
-def generate_record(schema: dict[str, Any], *, seed: int, index: int) -> dict[str, Any]:
-    """One record for `schema`, the same for the same (seed, index)."""
+def generate_record(
+    schema: dict[str, Any], *, seed: int, index: int, limits: SizeLimits | None = None
+) -> dict[str, Any]:
+    """One record for `schema`, the same for the same (seed, index), within the size caps."""
     rng = random.Random(f"{seed}:{index}")
-    value = _Generator(schema, rng).value(schema, "$", 0)
+    value = _Generator(schema, rng, limits).value(schema, "$", 0)
     if not isinstance(value, dict):
         raise MockUnsupported("the schema does not describe an object record")
     return value
 
 
 def generate_value(
-    root: dict[str, Any], schema: Any, rng: random.Random, *, path: str = "$"
+    root: dict[str, Any],
+    schema: Any,
+    rng: random.Random,
+    *,
+    path: str = "$",
+    limits: SizeLimits | None = None,
 ) -> Any:
     """One value for `schema`, a part of `root` (for `$ref`), drawn from `rng`."""
-    return _Generator(root, rng).value(schema, path, 0)
+    return _Generator(root, rng, limits).value(schema, path, 0)
 
 
 class _Generator:
-    def __init__(self, root: dict[str, Any], rng: random.Random) -> None:
+    def __init__(
+        self, root: dict[str, Any], rng: random.Random, limits: SizeLimits | None = None
+    ) -> None:
         self.root = root
         self.rng = rng
+        self.limits = limits or SizeLimits()
+        # Rough bytes made so far: generation stops at the record cap rather than filling
+        # memory first (minItems: 10000000 made 193 MB before the caps).
+        self.size = 0
+
+    def _spend(self, size: int, path: str) -> None:
+        self.size += size
+        if self.size > self.limits.max_record_bytes:
+            raise MockUnsupported(
+                f"{path}: the record would exceed DATAGEMS_MAX_RECORD_BYTES "
+                f"({self.limits.max_record_bytes})"
+            )
 
     def value(self, schema: Any, path: str, depth: int) -> Any:
+        self._spend(4, path)
         if schema is True or schema == {}:
             return self._words(1, 3)
         if not isinstance(schema, dict):
@@ -158,14 +181,20 @@ class _Generator:
 
     def _string(self, schema: dict[str, Any], path: str) -> str:
         low = int(schema.get("minLength") or 0)
-        high = int(schema.get("maxLength", max(low, 40)))
+        cap = self.limits.max_string_length
+        if low > cap:
+            raise MockUnsupported(
+                f"{path}: minLength {low} is above DATAGEMS_MAX_STRING_LENGTH ({cap})"
+            )
+        high = min(int(schema.get("maxLength", max(low, 40))), cap)
         if high < low:
             raise MockUnsupported(f"{path}: maxLength {high} is below minLength {low}")
+        self._spend(low, path)
         pattern = schema.get("pattern")
         fmt = schema.get("format")
         if isinstance(pattern, str):
             try:
-                text = generate_matching(pattern, self.rng)
+                text = generate_matching(pattern, self.rng, max_length=cap)
             except UnsupportedPattern as exc:
                 raise MockUnsupported(f"{path}: {exc}") from None
         elif isinstance(fmt, str) and fmt in FORMATS:

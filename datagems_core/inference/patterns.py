@@ -11,6 +11,10 @@ import random
 import re
 import string
 
+import jsonschema_rs
+
+from datagems_core.linear_regex import MAX_PATTERN_REPEAT, search
+
 _DIGITS = string.digits
 _WORD = string.ascii_letters + string.digits + "_"
 _SPACE = " "
@@ -23,27 +27,30 @@ class UnsupportedPattern(ValueError):
     pass
 
 
-def generate_matching(pattern: str, rng: random.Random) -> str:
-    """A string that `re.search(pattern, ...)` accepts; raises UnsupportedPattern."""
-    parser = _Parser(pattern, rng)
+def generate_matching(pattern: str, rng: random.Random, *, max_length: int = 65_536) -> str:
+    """A string of at most `max_length` characters that `pattern` matches (checked in linear
+    time, as records are); raises UnsupportedPattern."""
+    parser = _Parser(pattern, rng, max_length)
     text = parser.alternation()
     if parser.pos != len(pattern):
         raise UnsupportedPattern(f"cannot generate text for pattern {pattern!r}")
     try:
-        if re.search(pattern, text) is None:
+        if not search(pattern, text):
             raise UnsupportedPattern(f"cannot generate text for pattern {pattern!r}")
-    except re.error as exc:
-        raise UnsupportedPattern(f"invalid pattern {pattern!r}: {exc}") from None
+    except jsonschema_rs.ValidationError:
+        raise UnsupportedPattern(f"invalid pattern {pattern!r}") from None
     return text
 
 
 class _Parser:
     """A recursive-descent reader that emits one random match while it parses."""
 
-    def __init__(self, pattern: str, rng: random.Random) -> None:
+    def __init__(self, pattern: str, rng: random.Random, max_length: int) -> None:
         self.pattern = pattern
         self.pos = 0
         self.rng = rng
+        self.max_length = max_length
+        self.made = 0  # characters emitted, over every branch: bounds work and memory
 
     def _peek(self) -> str:
         return self.pattern[self.pos] if self.pos < len(self.pattern) else ""
@@ -79,6 +86,14 @@ class _Parser:
             parts.extend(repeats)
         return "".join(parts)
 
+    def _emit(self, text: str) -> str:
+        self.made += len(text)
+        if self.made > self.max_length:
+            raise UnsupportedPattern(
+                f"pattern {self.pattern!r} makes strings longer than {self.max_length} characters"
+            )
+        return text
+
     def _quantifier(self) -> tuple[int, int]:
         char = self._peek()
         if char == "?":
@@ -102,6 +117,10 @@ class _Parser:
             else:
                 high = low + _UNBOUNDED_EXTRA
             self.pos = match.end()
+            if high > MAX_PATTERN_REPEAT:
+                raise UnsupportedPattern(
+                    f"pattern {self.pattern!r} repeats more than {MAX_PATTERN_REPEAT} times"
+                )
         else:
             return 1, 1
         if self._peek() in ("?", "+"):
@@ -114,7 +133,7 @@ class _Parser:
         if char in ("^", "$"):
             return ""
         if char == ".":
-            return self.rng.choice(_ANY)
+            return self._emit(self.rng.choice(_ANY))
         if char == "(":
             if self.pattern.startswith("?:", self.pos):
                 self.pos += 2
@@ -126,12 +145,12 @@ class _Parser:
             self.pos += 1
             return text
         if char == "[":
-            return self.rng.choice(self._class())
+            return self._emit(self._class())
         if char == "\\":
-            return self.rng.choice(self._escape())
+            return self._emit(self.rng.choice(self._escape()))
         if char in ("*", "+", "?", ")"):
             raise self._fail()
-        return char
+        return self._emit(char)
 
     def _escape(self) -> str:
         char = self._peek()
@@ -145,9 +164,11 @@ class _Parser:
         return char
 
     def _class(self) -> str:
+        """One character drawn from a `[...]` class; ranges are drawn from, never spelled out
+        (`[\u0000-\U0010ffff]` would be a million characters per repeat)."""
         if self._peek() == "^":
             raise self._fail()
-        chars: list[str] = []
+        ranges: list[tuple[int, int]] = []
         first = True
         while True:
             char = self._peek()
@@ -159,16 +180,29 @@ class _Parser:
             first = False
             self.pos += 1
             if char == "\\":
-                chars.extend(self._escape())
+                ranges.extend((ord(c), ord(c)) for c in self._escape())
                 continue
             if self._peek() == "-" and self.pattern[self.pos + 1 : self.pos + 2] not in ("]", ""):
                 end = self.pattern[self.pos + 1]
                 self.pos += 2
                 if ord(end) < ord(char):
                     raise self._fail()
-                chars.extend(chr(c) for c in range(ord(char), ord(end) + 1))
+                ranges.append((ord(char), ord(end)))
                 continue
-            chars.append(char)
-        if not chars:
+            ranges.append((ord(char), ord(char)))
+        if not ranges:
             raise self._fail()
-        return "".join(chars)
+        return self._draw(ranges)
+
+    def _draw(self, ranges: list[tuple[int, int]]) -> str:
+        total = sum(high - low + 1 for low, high in ranges)
+        for _ in range(8):  # a surrogate is not a character: draw again
+            pick = self.rng.randrange(total)
+            for low, high in ranges:
+                if pick <= high - low:
+                    code = low + pick
+                    break
+                pick -= high - low + 1
+            if not 0xD800 <= code <= 0xDFFF:
+                return chr(code)
+        raise self._fail()

@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from datagems_core import login_throttle
 from datagems_core.sessions import SESSION_COOKIE
 from datagems_core.store.memory import MemoryStore
 from tests.support.api_fixtures import (
@@ -130,27 +131,101 @@ def test_password_change_refuses_short_new_password(api):
     assert response.json()["details"][0]["field"] == "newPassword"
 
 
-def test_failed_logins_are_throttled_per_username(tmp_path):
-    harness = start_harness(tmp_path, users=("dana",), login_max_failures=3)
+def _try(client, username, password, address=None):
+    headers = {"X-Forwarded-For": address} if address else {}
+    return client.post(
+        "/api/auth/login", json={"username": username, "password": password}, headers=headers
+    )
+
+
+# Behind a proxy: the TestClient's peer ("testclient") is the trusted proxy.
+_PROXIED = {"trust_proxy_headers": True, "trusted_proxies": "testclient"}
+
+
+def test_failed_logins_are_throttled_per_username_and_address(tmp_path):
+    harness = start_harness(tmp_path, users=("dana",), login_max_failures=3, **_PROXIED)
     with harness.stack:
         client = harness.client()
         for i in range(3):
-            response = client.post(
-                "/api/auth/login",
-                json={"username": "dana", "password": f"guess-{i}"},
-                headers={"X-Forwarded-For": f"198.51.100.{i}"},
-            )
-            assert response.status_code == 401
-        response = client.post(
-            "/api/auth/login",
-            json={"username": "dana", "password": USER_PASSWORD},
-            headers={"X-Forwarded-For": "198.51.100.99"},
-        )
+            assert _try(client, "dana", f"guess-{i}", "198.51.100.1").status_code == 401
+        response = _try(client, "dana", USER_PASSWORD, "198.51.100.1")
         assert response.status_code == 429
-        assert 1 <= int(response.headers["Retry-After"]) <= harness.settings.login_window_seconds
-        assert "Too many failed sign-in attempts" in response.json()["error"]
-        # other accounts are unaffected
-        login(harness.client(), "admin", ADMIN_PASSWORD)
+        retry_after = int(response.headers["Retry-After"])
+        assert 1 <= retry_after <= harness.settings.login_window_seconds
+        error = response.json()["error"]
+        assert "Too many failed sign-in attempts" in error
+        assert f"Try again in {login_throttle.wait_text(retry_after)}." in error
+        assert login_throttle.wait_text(900) == "15 minutes"
+        # other accounts from the same address are unaffected
+        login(
+            harness.client(), "admin", ADMIN_PASSWORD, headers={"X-Forwarded-For": "198.51.100.1"}
+        )
+
+
+def test_a_known_username_cannot_lock_its_owner_out(tmp_path):
+    harness = start_harness(tmp_path, users=("erin",), login_max_failures=3, **_PROXIED)
+    with harness.stack:
+        attacker = harness.client()
+        for i in range(12):  # many guesses from many addresses
+            _try(attacker, "erin", f"guess-{i}", f"198.51.100.{i // 3}")
+        # the owner, from an address that has not been failing, gets in at once
+        assert _try(harness.client(), "erin", USER_PASSWORD, "203.0.113.5").status_code == 200
+
+
+def test_the_username_wide_delay_is_short_and_says_when(tmp_path):
+    harness = start_harness(
+        tmp_path,
+        users=("fay",),
+        login_max_failures=2,
+        login_user_delay_max_seconds=8,
+        **_PROXIED,
+    )
+    with harness.stack:
+        client = harness.client()
+        for i in range(2):
+            assert _try(client, "fay", "x", f"198.51.100.{i}").status_code == 401
+        # a third address fails once (its first attempt skips the delay) ...
+        assert _try(client, "fay", "x", "198.51.100.9").status_code == 401
+        # ... and from then on must wait between guesses at this account
+        response = _try(client, "fay", USER_PASSWORD, "198.51.100.9")
+        assert response.status_code == 429
+        assert 1 <= int(response.headers["Retry-After"]) <= 8
+    settings = harness.settings
+    delays = [login_throttle.user_delay_seconds(settings, n) for n in range(2, 10)]
+    assert delays == [0, 1, 2, 4, 8, 8, 8, 8]  # short, growing, capped
+
+
+def test_rotating_forwarded_for_does_not_bypass_the_address_limit(tmp_path):
+    # Default: proxy headers are not trusted, the socket peer is the address.
+    harness = start_harness(tmp_path, login_max_failures_per_address=2)
+    with harness.stack:
+        client = harness.client()
+        for i in range(2):
+            assert _try(client, f"nobody-{i}", "x", f"192.0.2.{i}").status_code == 401
+        assert _try(client, "nobody-9", "x", "192.0.2.99").status_code == 429
+
+
+def test_only_the_trusted_proxys_entry_counts(tmp_path):
+    harness = start_harness(tmp_path, login_max_failures_per_address=2, **_PROXIED)
+    with harness.stack:
+        client = harness.client()
+        # the client writes its own X-Forwarded-For; the proxy appends the real address
+        for i in range(2):
+            forged = f"10.{i}.0.1, 192.0.2.7"
+            assert _try(client, f"nobody-{i}", "x", forged).status_code == 401
+        assert _try(client, "nobody-9", "x", "10.9.9.9, 192.0.2.7").status_code == 429
+        assert _try(client, "nobody-9", "x", "192.0.2.8").status_code == 401
+    untrusted = start_harness(
+        tmp_path / "untrusted",
+        login_max_failures_per_address=1,
+        trust_proxy_headers=True,
+        trusted_proxies="10.0.0.1",
+    )
+    with untrusted.stack:
+        client = untrusted.client()
+        assert _try(client, "nobody", "x", "192.0.2.1").status_code == 401
+        # the peer is not a trusted proxy: its header is ignored
+        assert _try(client, "nobody", "x", "192.0.2.2").status_code == 429
 
 
 def test_failed_logins_are_throttled_per_address(tmp_path):

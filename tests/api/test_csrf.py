@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.api_fixtures import bearer
+from tests.support.api_fixtures import bearer, start_harness
 
 
 def _create_token(client, headers):
@@ -24,11 +24,23 @@ def test_cookie_write_without_proof_is_refused(api):
         {"X-Requested-With": "XMLHttpRequest"},
         {"Origin": "http://testserver"},
         {"Referer": "http://testserver/settings"},
-        {"Origin": "https://datagems.example", "X-Forwarded-Host": "datagems.example"},
     ],
 )
 def test_cookie_write_from_own_pages_is_accepted(api, headers):
     assert _create_token(api.alice, headers).status_code == 201
+
+
+_FORWARDED = {"Origin": "https://datagems.example", "X-Forwarded-Host": "datagems.example"}
+
+
+def test_forwarded_host_counts_only_from_a_trusted_proxy(api, tmp_path):
+    # By default proxy headers are not trusted: anyone could send X-Forwarded-Host.
+    assert _create_token(api.alice, _FORWARDED).status_code == 403
+    harness = start_harness(
+        tmp_path, users=("alice",), trust_proxy_headers=True, trusted_proxies="testclient"
+    )
+    with harness.stack:
+        assert _create_token(harness.alice, _FORWARDED).status_code == 201
 
 
 @pytest.mark.parametrize(

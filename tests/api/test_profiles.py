@@ -103,6 +103,14 @@ def test_profile_limit_and_delete(harness):
         "http://10.0.0.2/v1",
         "ftp://127.0.0.2/",
         "http://u:p@8.8.8.8/",
+        # IPv6 forms of loopback, link-local and metadata IPv4 addresses (issue 10 item 9)
+        "http://[::127.0.0.1]/v1",
+        "http://[::a9fe:a9fe]/v1",
+        "http://[::ffff:0:a9fe:a9fe]/v1",
+        "http://[64:ff9b:1::a9fe:a9fe]/v1",
+        "http://[64:ff9b::a00:1]/v1",
+        "http://[2002:a9fe:a9fe::1]/v1",
+        "http://[fec0::1]/v1",
     ],
 )
 def test_profile_url_guard(harness, url):

@@ -95,7 +95,13 @@ def await_all(store, key):
 
 def test_register_rate_limits_per_email_and_per_address(tmp_path, smtp_server):
     settings = make_settings(
-        tmp_path, register_max_per_email=1, register_max_per_ip=2, **_smtp_values(smtp_server)
+        tmp_path,
+        register_max_per_email=1,
+        register_max_per_ip=2,
+        # the TestClient's peer is a trusted proxy, as is the 10.0.0.0/8 hop it forwards from
+        trust_proxy_headers=True,
+        trusted_proxies="testclient,10.0.0.0/8",
+        **_smtp_values(smtp_server),
     )
     with TestClient(create_app(settings, store=MemoryStore())) as client:
         ip = {"X-Forwarded-For": "198.51.100.1, 10.0.0.1"}

@@ -162,6 +162,10 @@ def stack(
         "DATAGEN_INFERENCE_BASE_URL": fake_gateway_process.openai_base,
         "DATAGEN_UPDATE_EVERY_K_REQUESTS": "5",
         "DATAGEMS_INFERENCE_MAX_ATTEMPTS": "2",
+        # user profiles may point at loopback test gateways; calls are logged (redacted) by the
+        # flow-run processes that make them (tests/e2e/test_secrets_in_runs.py)
+        "DATAGEMS_ALLOWED_INFERENCE_HOSTS": "127.0.0.1",
+        "LOG_INFERENCE_REQUESTS": "true",
         **prefect_server.env(),
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OURS)}
@@ -173,6 +177,7 @@ def stack(
         inference_base_url_raw=fake_gateway_process.openai_base,
         update_every_k=5,
         bootstrap_admin_password=ADMIN_PASSWORD,
+        allowed_inference_hosts="127.0.0.1",
     )
     asyncio.run(_create_user(settings))
     stack = Stack(

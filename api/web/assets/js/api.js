@@ -41,7 +41,7 @@ function describe(response, data) {
     // The API's message says "later"; the Retry-After header says when.
     const hint = retryHint(response.headers.get("Retry-After"));
     const message = typeof data?.error === "string" ? data.error : "Too many requests.";
-    if (hint) return `${message.replace(/\s*Try again later\.?$/i, "")} ${hint}`.trim();
+    if (hint) return `${message.replace(/\s*Try again (later|in [^.]*)\.?$/i, "")} ${hint}`.trim();
   }
   if (data && typeof data.error === "string") {
     const problems = Array.isArray(data.details)
