@@ -1,4 +1,5 @@
-"""One contract for every KVStore: memory, SQLite, and CStore against the stand-in over HTTP."""
+"""One contract for every KVStore: memory, SQLite, PostgreSQL (a real server), and CStore against
+the stand-in over HTTP."""
 
 from __future__ import annotations
 
@@ -13,15 +14,19 @@ from datagems_core.errors import BadRequest
 from datagems_core.store.base import KVStore, hash_field_key
 from datagems_core.store.cstore import CStoreStore
 from datagems_core.store.memory import MemoryStore
+from datagems_core.store.postgres import PostgresStore
+from datagems_core.store.postgres_pool import PostgresPool
 from datagems_core.store.sqlite import SqliteStore
 
 
-@pytest_asyncio.fixture(loop_scope="function", params=["memory", "sqlite", "cstore"])
+@pytest_asyncio.fixture(loop_scope="function", params=["memory", "sqlite", "cstore", "postgres"])
 async def store(request, tmp_path) -> AsyncIterator[KVStore]:
     if request.param == "memory":
         kv: KVStore = MemoryStore()
     elif request.param == "sqlite":
         kv = SqliteStore(path=tmp_path / "store.sqlite3")
+    elif request.param == "postgres":
+        kv = PostgresStore(pool=PostgresPool(url=request.getfixturevalue("postgres_url")))
     else:
         node = request.getfixturevalue("ratio1_node")
         kv = CStoreStore(base_url=node.url, peers=["0xai_peer"], retries=0)
