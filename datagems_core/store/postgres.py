@@ -11,7 +11,7 @@ re-ordered or re-parsed on the way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import psycopg
 
@@ -20,6 +20,7 @@ from datagems_core.store.base import (
     JSONValue,
     check_key,
     check_page,
+    guard_holds,
     hash_field_key,
     hash_field_key_in,
     hash_prefix,
@@ -123,6 +124,24 @@ class PostgresStore:
             lambda db: _read_field_page(db, prefix, offset, limit, descending),
         )
 
+    async def set_if(
+        self,
+        key: str,
+        value: JSONValue,
+        *,
+        guard: str,
+        expected: Mapping[str, JSONValue] | None,
+    ) -> bool:
+        """See `GuardedWrites`: a transaction-scoped advisory lock on the guard orders every
+        `set_if` on it across machines, and the guard is read after the lock is held."""
+        _check_text(key)
+        _check_text(guard, "guard")
+        text = encode_value(value, key=key)
+        return await self.pool.run(
+            f"writing key {key!r} if {guard!r} holds",
+            lambda db: _write_if(db, key, text, guard, expected),
+        )
+
     async def close(self) -> None:
         if self._owns_pool:
             await self.pool.close()
@@ -155,6 +174,21 @@ def _write(db: Connection, key: str, text: str | None) -> None:
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (key, prefix, field, text),
     )
+
+
+def _write_if(
+    db: Connection,
+    key: str,
+    text: str | None,
+    guard: str,
+    expected: Mapping[str, JSONValue] | None,
+) -> bool:
+    with db.transaction():
+        db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (guard,))
+        written = guard_holds(_read(db, guard), expected)
+        if written:
+            _write(db, key, text)
+    return written
 
 
 def _read_many_text(db: Connection, keys: list[str]) -> dict[str, str]:
