@@ -126,6 +126,8 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(None, validation_alias="DATAGEMS_DATABASE_URL")
     database_pool_size: int = Field(10, ge=1, validation_alias="DATAGEMS_DATABASE_POOL_SIZE")
     database_retries: int = Field(5, ge=0, validation_alias="DATAGEMS_DATABASE_RETRIES")
+    # A running shard's lease (SQLite, PostgreSQL): renewed every third of it while it works.
+    shard_lease_seconds: float = Field(30.0, ge=2, validation_alias="DATAGEMS_SHARD_LEASE_SECONDS")
 
     # Ratio1 R1FS (files)
     r1fs_url: str | None = Field(

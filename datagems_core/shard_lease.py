@@ -23,6 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -43,6 +46,11 @@ class ShardBusy(Conflict):
 
 def lease_key(job_id: str, shard_key: str) -> str:
     return f"datagen:job:{job_id}:shard:{shard_key}:lease"
+
+
+def shard_owner(run_id: str | None) -> str:
+    """Who holds a lease, as the job page and logs show it: machine, process and run."""
+    return f"{socket.gethostname()}:{os.getpid()}:{run_id or uuid.uuid4().hex[:12]}"
 
 
 @dataclass(frozen=True)
