@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 
+from datagems_core.clock import now_ms
 from datagems_core.errors import StoreError
+from datagems_core.generation import run_shard
 from datagems_core.shard_lease import (
     FencedStore,
     Lease,
@@ -28,6 +31,8 @@ from datagems_core.store.memory import MemoryStore
 from datagems_core.store.postgres import PostgresStore
 from datagems_core.store.postgres_pool import PostgresPool
 from datagems_core.store.sqlite import SqliteStore
+from datagems_core.stored_records import iter_result_chunks
+from tests.core.engine_factories import make_files, make_job, make_settings
 
 
 class Clock:
@@ -159,3 +164,39 @@ async def test_a_store_without_atomic_writes_runs_without_a_lease(tmp_path):
     with pytest.raises(StoreError, match="no atomic write"):
         await claim(store, "k", owner="w", ttl_seconds=5)
     await store.close()
+
+
+async def test_a_shard_taken_over_mid_run_is_finished_by_the_taker_each_record_once(tmp_path):
+    store, files = MemoryStore(), make_files(tmp_path)
+    settings = make_settings(tmp_path, update_every_k=10, inference_concurrency=2)
+    job = await make_job(store, files, total_records=60)
+    key = lease_key(job.id, "local")
+    taken: list[Lease] = []
+
+    async def take_over_after_the_first_checkpoint(shard) -> None:
+        if not taken:  # the worker paused past its lease; another one claimed the shard
+            later = await claim(
+                store, key, owner="taker", ttl_seconds=30, clock=lambda: now_ms() + 60_000
+            )
+            assert isinstance(later, Lease)
+            taken.append(later)
+
+    with pytest.raises(LeaseLost):
+        async with hold_shard(
+            store, job_id=job.id, shard_key="local", owner="paused", ttl_seconds=30
+        ) as fenced:
+            await run_shard(
+                store=fenced, files=files, settings=settings, job_id=job.id,
+                shard_key="local", on_checkpoint=take_over_after_the_first_checkpoint,
+            )  # fmt: skip
+    shard = await run_shard(
+        store=FencedStore(store, taken[0]), files=files, settings=settings,
+        job_id=job.id, shard_key="local",
+    )  # fmt: skip
+
+    assert (shard.status, shard.generated_ok) == ("succeeded", 60)
+    seen: Counter[int] = Counter()
+    async for chunk in iter_result_chunks(store, files, job.id):
+        seen.update(r["index"] for r in chunk)
+    assert seen == Counter(range(60))  # nothing the paused writer made after losing it counts
+    assert (await store.get(key))["owner"] == "taker"
