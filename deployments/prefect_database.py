@@ -21,7 +21,7 @@ from psycopg import conninfo as pg_conninfo
 from psycopg import errors as pg_errors
 
 from datagems_core.errors import ConfigError, ServiceUnavailable
-from datagems_core.store.postgres_pool import CONNECT_TIMEOUT_SECONDS, describe_url
+from datagems_core.store.postgres_pool import CONNECT_TIMEOUT_SECONDS, describe_url, one_line
 
 CONNECTION_URL = "PREFECT_SERVER_DATABASE_CONNECTION_URL"
 _OLD_CONNECTION_URL = "PREFECT_API_DATABASE_CONNECTION_URL"
@@ -101,10 +101,9 @@ def ensure_prefect_database(database_url: str) -> str:
         ) from None
     except psycopg.Error as exc:
         secret = str(pg_conninfo.conninfo_to_dict(database_url).get("password") or "")
-        reason = str(exc).replace(secret, "***") if secret else str(exc)
         raise ServiceUnavailable(
             f"PostgreSQL at {where} cannot be reached to prepare Prefect's database "
-            f"{name!r}: {reason.strip()}; check that the server is running and reachable and "
+            f"{name!r}: {one_line(str(exc), secret=secret)}; check that the server is running and reachable and "
             "that DATAGEMS_DATABASE_URL's user, password and database are right"
         ) from None
     split = urlsplit(database_url)

@@ -165,7 +165,7 @@ class PostgresPool:
                     "%s failed %s (%s); retry %d of %d in %.1fs",
                     self.name,
                     action,
-                    self._clean(str(exc)).strip().splitlines()[0] if str(exc) else "no answer",
+                    self._clean(str(exc)) or "no answer",
                     attempt + 1,
                     self.retries,
                     delay,
@@ -225,4 +225,10 @@ class PostgresPool:
             return self._clean(str(exc)).strip()
 
     def _clean(self, text: str) -> str:
-        return text.replace(self._secret, "***") if self._secret else text
+        return one_line(text, secret=self._secret)
+
+
+def one_line(text: str, *, secret: str = "") -> str:
+    """libpq's multi-line message as one line, with the password (if it shows) masked."""
+    text = " ".join(text.split())
+    return text.replace(secret, "***") if secret else text
