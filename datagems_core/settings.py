@@ -134,6 +134,13 @@ class Settings(BaseSettings):
     # Set by `datagems up` so its processes share one throwaway mock store (a file it deletes).
     mock_store_file: Path | None = Field(None, validation_alias="DATAGEMS_MOCK_STORE_FILE")
 
+    # PostgreSQL (state and, without R1FS, files) for several machines without Ratio1.
+    database_url: SecretStr | None = Field(None, validation_alias="DATAGEMS_DATABASE_URL")
+    database_pool_size: int = Field(10, ge=1, validation_alias="DATAGEMS_DATABASE_POOL_SIZE")
+    database_retries: int = Field(5, ge=0, validation_alias="DATAGEMS_DATABASE_RETRIES")
+    # A running shard's lease (SQLite, PostgreSQL): renewed every third of it while it works.
+    shard_lease_seconds: float = Field(30.0, ge=2, validation_alias="DATAGEMS_SHARD_LEASE_SECONDS")
+
     # Ratio1 R1FS (files)
     r1fs_url: str | None = Field(
         None, validation_alias=_env("EE_R1FS_API_URL", "R1EN_R1FS_API_URL", "R1FS_API_URL")
@@ -304,6 +311,14 @@ class Settings(BaseSettings):
         self._inference_host = expand(self.inference_host_raw, env).strip()
         self._inference_port = expand(self.inference_port_raw, env).strip()
         return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        url = value.get_secret_value() if value is not None else ""
+        if url and not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must look like postgresql://user:password@host:5432/dbname")
+        return value
 
     @model_validator(mode="after")
     def _enforce_production_secrets(self) -> Settings:

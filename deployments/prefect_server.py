@@ -26,6 +26,7 @@ from typing import IO
 import httpx
 
 from datagems_core.errors import ServiceUnavailable
+from deployments.prefect_database import prefect_database_environment
 
 # The task-run recorder writes one task run per transaction by default; batching them cuts the
 # server's CPU per task run about 2.4 times (measured, see DESIGN.md).
@@ -39,10 +40,13 @@ STOP_TIMEOUT_SECONDS = 15.0
 _WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
-def server_environment(*, data_dir: Path, host: str, port: int) -> dict[str, str]:
+def server_environment(
+    *, data_dir: Path, host: str, port: int, database_url: str | None = None
+) -> dict[str, str]:
     """PREFECT_* settings for the server process; a value already in os.environ wins.
 
-    So an operator can point the server at PostgreSQL with PREFECT_API_DATABASE_CONNECTION_URL.
+    PostgreSQL when PREFECT_SERVER_DATABASE_CONNECTION_URL names it, or on DataGems' own
+    PostgreSQL server (`database_url`, DATAGEMS_DATABASE_URL): see prefect_database.
     """
     home = data_dir / "prefect"
     api_url = _api_url(host, port)
@@ -62,6 +66,7 @@ def server_environment(*, data_dir: Path, host: str, port: int) -> dict[str, str
     if "PREFECT_API_DATABASE_CONNECTION_URL" in os.environ:
         del defaults["PREFECT_SERVER_DATABASE_CONNECTION_URL"]
     env = {name: os.environ.get(name, value) for name, value in defaults.items()}
+    env.update(prefect_database_environment(database_url, os.environ))
     # Where this process listens is ours to say, whatever the environment holds.
     env["PREFECT_SERVER_API_HOST"] = host
     env["PREFECT_SERVER_API_PORT"] = str(port)
@@ -125,6 +130,7 @@ def start_prefect_server(
     port: int,
     log_path: Path,
     timeout: float = START_TIMEOUT_SECONDS,
+    database_url: str | None = None,
 ) -> PrefectServer:
     """Start a Prefect server process and return once `/api/health` answers.
 
@@ -135,7 +141,10 @@ def start_prefect_server(
     data_dir = data_dir.resolve()
     (data_dir / "prefect").mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **server_environment(data_dir=data_dir, host=host, port=port)}
+    env = {
+        **os.environ,
+        **server_environment(data_dir=data_dir, host=host, port=port, database_url=database_url),
+    }
     log = log_path.open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "deployments.prefect_server"],

@@ -29,6 +29,7 @@ from typing import IO, TextIO
 import httpx
 from prefect.client.schemas.objects import DeploymentStatus
 from prefect.exceptions import ObjectNotFound
+from pydantic import SecretStr
 
 from datagems_core.environment import read_environment
 from datagems_core.errors import ConfigError, DatagemsError, ServiceUnavailable
@@ -106,6 +107,7 @@ class Stack:
             port=port,
             log_path=self.log_dir / "prefect-server.log",
             timeout=READY_TIMEOUT_SECONDS,
+            database_url=_secret(self.settings.database_url),
         )
         self.api_url = self.server.api_url
 
@@ -303,6 +305,10 @@ class Stack:
         print(text, file=self.out, flush=True)
 
 
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
 def _connect_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
@@ -349,6 +355,7 @@ def run_server(settings: Settings, *, out: TextIO = sys.stdout) -> int:
             port=settings.prefect_port,
             log_path=data_dir / "logs" / "prefect-server.log",
             timeout=READY_TIMEOUT_SECONDS,
+            database_url=_secret(settings.database_url),
         )
     except KeyboardInterrupt:
         return 130

@@ -31,6 +31,7 @@ from datagems_core.job_models import Job, Shard
 from datagems_core.jobs import read_job, read_shard
 from datagems_core.logs import configure_logging
 from datagems_core.settings import Settings, get_settings
+from datagems_core.shard_lease import hold_shard, shard_owner
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 from flows.progress import ProgressArtifact, artifact_key, current_flow_run_id, label_flow_run
@@ -102,17 +103,23 @@ async def run_shard_tasks(
     # Prefect logs "Finished in state Completed()" at INFO for every task run, to the console
     # and the API: a line per record or batch. Failed task runs still log, at ERROR.
     logging.getLogger("prefect.task_runs").setLevel(logging.WARNING)
-    return await run_shard(
-        store=store,
-        files=files,
-        settings=settings,
-        job_id=job.id,
-        shard_key=shard_key,
-        runner=runner,
-        unit_size=unit_size,
-        on_checkpoint=on_checkpoint,
-        flow_run_id=current_flow_run_id(),
-    )
+    # One writer per shard: every write goes through the lease's fence (shard_lease.py).
+    owner = shard_owner(current_flow_run_id())
+    lease_seconds = settings.shard_lease_seconds
+    async with hold_shard(
+        store, job_id=job.id, shard_key=shard_key, owner=owner, ttl_seconds=lease_seconds
+    ) as fenced:
+        return await run_shard(
+            store=fenced,
+            files=files,
+            settings=settings,
+            job_id=job.id,
+            shard_key=shard_key,
+            runner=runner,
+            unit_size=unit_size,
+            on_checkpoint=on_checkpoint,
+            flow_run_id=current_flow_run_id(),
+        )
 
 
 @flow(name="generate-shard", log_prints=False, persist_result=False)

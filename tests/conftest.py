@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.support.smtp_fixtures",
     "tests.support.prefect_fixtures",
     "tests.support.api_fixtures",
+    "tests.support.postgres",
 ]
 
 _PREFIXES = ("DATAGEN_", "DATAGEMS_", "EE_", "R1EN_", "CSTORE_", "R1FS_")

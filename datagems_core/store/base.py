@@ -14,8 +14,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Sequence
-from typing import Protocol, TypeAlias
+from collections.abc import Mapping, Sequence
+from typing import Protocol, TypeAlias, runtime_checkable
 
 from datagems_core.errors import BadRequest
 
@@ -54,6 +54,35 @@ class KVStore(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class GuardedWrites(Protocol):
+    """The one atomic write some stores have: the embedded ones and PostgreSQL, not CStore."""
+
+    async def set_if(
+        self,
+        key: str,
+        value: JSONValue,
+        *,
+        guard: str,
+        expected: Mapping[str, JSONValue] | None,
+    ) -> bool:
+        """Write `value` at `key` (None deletes; `key` may be `guard` itself) only if the value at
+        `guard` is absent (`expected` None) or an object holding every item of `expected`,
+        atomically against other `set_if` calls on the same guard in any process; True if
+        written. Repeating a call whose answer was lost gives the same outcome when `value`
+        still holds `expected`'s items."""
+        ...
+
+
+def guard_holds(current: JSONValue, expected: Mapping[str, JSONValue] | None) -> bool:
+    """Whether the value at a guard is what `set_if` expects."""
+    if expected is None:
+        return current is None
+    return isinstance(current, dict) and all(
+        key in current and current[key] == value for key, value in expected.items()
+    )
 
 
 def normalise(value: object, *, key: str) -> JSONValue:

@@ -9,12 +9,13 @@ only: flow runs in other processes do not see it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from datagems_core.store.base import (
     JSONValue,
     check_key,
     check_page,
+    guard_holds,
     hash_field_key,
     hash_prefix,
     page_of,
@@ -80,6 +81,23 @@ class MemoryStore:
         check_page(offset, limit)
         fields = self._fields.get(hash_prefix(hkey), {})
         return page_of(list(fields), offset=offset, limit=limit, descending=descending), len(fields)
+
+    async def set_if(
+        self,
+        key: str,
+        value: JSONValue,
+        *,
+        guard: str,
+        expected: Mapping[str, JSONValue] | None,
+    ) -> bool:
+        """Atomic because nothing here awaits (see `GuardedWrites`)."""
+        check_key(key)
+        check_key(guard, "guard")
+        text = encode_value(value, key=key)
+        if not guard_holds(decode_value(self._values.get(guard)), expected):
+            return False
+        self._write(key, text)
+        return True
 
     async def close(self) -> None:
         """Nothing to release; the data stays readable until the object is dropped."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
@@ -28,6 +28,7 @@ from datagems_core.store.base import (
     JSONValue,
     check_key,
     check_page,
+    guard_holds,
     hash_field_key,
     hash_field_key_in,
     hash_prefix,
@@ -144,6 +145,23 @@ class SqliteStore:
             lambda db: _read_field_page(db, prefix, offset, limit, descending),
         )
 
+    async def set_if(
+        self,
+        key: str,
+        value: JSONValue,
+        *,
+        guard: str,
+        expected: Mapping[str, JSONValue] | None,
+    ) -> bool:
+        """See `GuardedWrites`: one IMMEDIATE transaction holds the write lock across processes."""
+        check_key(key)
+        check_key(guard, "guard")
+        text = encode_value(value, key=key)
+        return await self._run(
+            f"writing key {key!r} if {guard!r} holds",
+            lambda db: _write_if(db, key, text, guard, expected),
+        )
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -212,6 +230,25 @@ def _write(db: sqlite3.Connection, key: str, text: str | None) -> None:
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (key, prefix, field, text),
     )
+
+
+def _write_if(
+    db: sqlite3.Connection,
+    key: str,
+    text: str | None,
+    guard: str,
+    expected: Mapping[str, JSONValue] | None,
+) -> bool:
+    db.execute("BEGIN IMMEDIATE")  # the write lock first: no other writer between read and write
+    try:
+        written = guard_holds(_read(db, guard), expected)
+        if written:
+            _write(db, key, text)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return written
 
 
 def _read_many_text(db: sqlite3.Connection, flat: dict[str, str]) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The FileStore contract over the local store and R1FS (the stand-in over HTTP), then specifics."""
+"""The FileStore contract over the local store, PostgreSQL (a real server) and R1FS (the stand-in
+over HTTP), then specifics."""
 
 from __future__ import annotations
 
@@ -17,14 +18,18 @@ from datagems_core.errors import BadRequest, FileMissing, FileStoreError, NotFou
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
 from datagems_core.files.local import LocalFileStore
+from datagems_core.files.postgres import PostgresFileStore
 from datagems_core.files.r1fs import R1FSFileStore
 from datagems_core.settings import load_settings
+from datagems_core.store.postgres_pool import PostgresPool
 
 
-@pytest_asyncio.fixture(loop_scope="function", params=["local", "r1fs"])
+@pytest_asyncio.fixture(loop_scope="function", params=["local", "r1fs", "postgres"])
 async def files(request, tmp_path) -> AsyncIterator[FileStore]:
     if request.param == "local":
         store: FileStore = LocalFileStore(root=tmp_path / "files")
+    elif request.param == "postgres":
+        store = PostgresFileStore(pool=PostgresPool(url=request.getfixturevalue("postgres_url")))
     else:
         node = request.getfixturevalue("ratio1_node")
         store = R1FSFileStore(base_url=node.url, retries=0)

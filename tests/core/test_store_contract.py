@@ -1,4 +1,5 @@
-"""One contract for every KVStore: memory, SQLite, and CStore against the stand-in over HTTP."""
+"""One contract for every KVStore: memory, SQLite, PostgreSQL (a real server), and CStore against
+the stand-in over HTTP."""
 
 from __future__ import annotations
 
@@ -10,18 +11,22 @@ import pytest
 import pytest_asyncio
 
 from datagems_core.errors import BadRequest
-from datagems_core.store.base import KVStore, hash_field_key
+from datagems_core.store.base import GuardedWrites, KVStore, hash_field_key
 from datagems_core.store.cstore import CStoreStore
 from datagems_core.store.memory import MemoryStore
+from datagems_core.store.postgres import PostgresStore
+from datagems_core.store.postgres_pool import PostgresPool
 from datagems_core.store.sqlite import SqliteStore
 
 
-@pytest_asyncio.fixture(loop_scope="function", params=["memory", "sqlite", "cstore"])
+@pytest_asyncio.fixture(loop_scope="function", params=["memory", "sqlite", "cstore", "postgres"])
 async def store(request, tmp_path) -> AsyncIterator[KVStore]:
     if request.param == "memory":
         kv: KVStore = MemoryStore()
     elif request.param == "sqlite":
         kv = SqliteStore(path=tmp_path / "store.sqlite3")
+    elif request.param == "postgres":
+        kv = PostgresStore(pool=PostgresPool(url=request.getfixturevalue("postgres_url")))
     else:
         node = request.getfixturevalue("ratio1_node")
         kv = CStoreStore(base_url=node.url, peers=["0xai_peer"], retries=0)
@@ -217,3 +222,21 @@ async def test_empty_or_non_string_keys_are_refused(store, key):
 def test_composed_key_matches_the_node_format():
     # The verified example from spec/ratio1-wire.md section 1.4.
     assert hash_field_key("auth:default", "admin") == "hs:aadcbfa805:YWRtaW4="
+
+
+async def test_set_if_writes_only_while_the_guard_holds(store, ns):
+    if not isinstance(store, GuardedWrites):
+        pytest.skip(f"{store.name} has no atomic write (CStore cannot compare and set)")
+    guard = ns + "lease"
+    assert await store.set_if(guard, {"owner": "a", "n": 1}, guard=guard, expected=None)
+    assert not await store.set_if(guard, {"owner": "b"}, guard=guard, expected=None)
+    assert await store.set_if(ns + "k", [1], guard=guard, expected={"owner": "a"})
+    assert not await store.set_if(ns + "k", [2], guard=guard, expected={"owner": "b"})
+    assert not await store.set_if(ns + "k", [3], guard=guard, expected={"owner": "a", "n": 2})
+    assert await store.set_if(ns + "h-field", None, guard=guard, expected={"n": 1})
+    await store.hset(ns + "h", "f", 0)
+    assert await store.set_if(hash_field_key(ns + "h", "f"), 5, guard=guard, expected={"n": 1})
+    assert await store.hgetall(ns + "h") == {"f": 5}  # a composed key is a hash field
+    assert await store.get(ns + "k") == [1]
+    assert await store.set_if(guard, None, guard=guard, expected={"owner": "a"})
+    assert await store.get(guard) is None

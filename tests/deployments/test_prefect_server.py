@@ -64,4 +64,4 @@ def test_server_environment_leaves_an_operators_database_url_alone(tmp_path, mon
 
     env = server_environment(data_dir=tmp_path, host="127.0.0.1", port=4200)
 
-    assert "PREFECT_SERVER_DATABASE_CONNECTION_URL" not in env
+    assert env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] == "postgresql+asyncpg://db/prefect"
