@@ -33,13 +33,15 @@ from prefect.runner import Runner
 
 from datagems_core.errors import ConfigError, DatagemsError
 from datagems_core.settings import Settings, get_settings
+from flows.launch import BUILD_RECURRING_DATASET, GENERATE_DATASET
+from flows.schedules import sync_prefect_schedules
 
 log = logging.getLogger("datagems.runner")
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 QUERY_SECONDS = 1.0
-JOB_FLOW = "generate-dataset"
-RECURRING_FLOW = "build-recurring-dataset"
+JOB_FLOW = GENERATE_DATASET.partition("/")[0]
+RECURRING_FLOW = BUILD_RECURRING_DATASET.partition("/")[0]
 # A recurring build only creates a job and starts its generate-dataset run, so one slot is enough.
 RECURRING_BUILD_SLOTS = 1
 
@@ -198,15 +200,13 @@ async def serve_deployments(
 
 
 async def _restore_schedules(settings: Settings) -> None:
-    from api.flow_runner import sync_prefect_schedules
-
     try:
         count = await sync_prefect_schedules(settings)
     except DatagemsError as exc:
         # The runner still serves jobs; the saved schedules come back at the next start.
         log.error("could not restore the saved schedules: %s", exc.message)
         return
-    log.info("restored %d saved schedule(s) on %s/default", count, RECURRING_FLOW)
+    log.info("restored %d saved schedule(s) on %s", count, BUILD_RECURRING_DATASET)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,10 +42,10 @@ from deployments.prefect_server import (
     wait_until_healthy,
 )
 from deployments.runner import project_file, read_deployment_specs
+from flows.launch import GENERATE_DATASET, resume_unfinished_jobs
 
 READY_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 15.0
-GENERATE_DEPLOYMENT = "generate-dataset/default"
 
 
 class Stack:
@@ -160,7 +160,7 @@ class Stack:
         async def exists() -> bool:
             async with prefect_client(self.api_url) as client:
                 try:
-                    await client.read_deployment_by_name(GENERATE_DEPLOYMENT)
+                    await client.read_deployment_by_name(GENERATE_DATASET)
                 except ObjectNotFound:
                     return False
             return True
@@ -168,8 +168,6 @@ class Stack:
         return asyncio.run(exists())
 
     def _resume_jobs(self) -> bool:
-        from api.flow_runner import resume_unfinished_jobs
-
         settings = self.settings.model_copy(update={"prefect_api_url_raw": self.api_url})
         resumed = asyncio.run(resume_unfinished_jobs(settings))
         if resumed:

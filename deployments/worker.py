@@ -25,6 +25,8 @@ from datagems_core.shards import this_peer
 from deployments.orphan_runs import prefect_client
 from deployments.prefect_server import client_environment
 from deployments.runner import process_limit, project_file, read_deployment_specs
+from flows.launch import BUILD_RECURRING_DATASET, GENERATE_DATASET
+from flows.schedules import sync_prefect_schedules
 
 WORK_POOL_TYPE = "process"
 DEFAULT_QUEUE = "default"
@@ -150,14 +152,12 @@ async def _limit_job_runs(settings: Settings) -> None:
     unless prefect.yaml sets the deployment's own limit), a worker holds at most J job runs, J
     shard runs (one per running job) and a recurring build: its `--limit` (`process_limit`).
     """
-    from api.flow_runner import GENERATE_DEPLOYMENT
-
     async with prefect_client(settings.prefect_api_url) as client:
         try:
-            deployment = await client.read_deployment_by_name(GENERATE_DEPLOYMENT)
+            deployment = await client.read_deployment_by_name(GENERATE_DATASET)
         except ObjectNotFound:
             return  # this prefect.yaml has no job deployment
-        name = GENERATE_DEPLOYMENT.partition("/")[2]
+        name = GENERATE_DATASET.partition("/")[2]
         specs = [
             spec
             for spec in read_deployment_specs(project_file(settings))
@@ -167,16 +167,15 @@ async def _limit_job_runs(settings: Settings) -> None:
             return  # registered by something else than this prefect.yaml: not ours to change
         limit = specs[0].concurrency_limit or settings.max_concurrent_jobs
         await client.update_deployment(deployment.id, DeploymentUpdate(concurrency_limit=limit))
-    print(f"{GENERATE_DEPLOYMENT}: at most {limit} job run(s) at a time over the pool")  # noqa: T201
+    print(f"{GENERATE_DATASET}: at most {limit} job run(s) at a time over the pool")  # noqa: T201
 
 
 async def _restore_schedules(settings: Settings) -> None:
     # `prefect deploy` replaced the recurring deployment's schedules with prefect.yaml's.
-    from api.flow_runner import RECURRING_DEPLOYMENT, sync_prefect_schedules
 
     async with prefect_client(settings.prefect_api_url) as client:
         try:
-            await client.read_deployment_by_name(RECURRING_DEPLOYMENT)
+            await client.read_deployment_by_name(BUILD_RECURRING_DATASET)
         except ObjectNotFound:
             return  # this prefect.yaml has no recurring builds
     try:

@@ -19,12 +19,10 @@ import prefect
 from prefect import Flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, State
-from prefect.deployments import arun_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.logging import get_run_logger
 
 from datagems_core.dataset_summary import field_statistics, render_summary, sample_records
-from datagems_core.errors import ServiceUnavailable
 from datagems_core.exports import write_export
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
@@ -42,6 +40,7 @@ from datagems_core.settings import Settings, get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 from flows.generate_shard import run_shard_tasks
+from flows.launch import GENERATE_SHARD, Launcher
 from flows.progress import (
     ProgressArtifact,
     artifact_key,
@@ -50,7 +49,6 @@ from flows.progress import (
     publish_summary,
 )
 
-SHARD_DEPLOYMENT = "generate-shard/default"
 WATCH_SECONDS = 2.0
 JOB_WRITE_SECONDS = 1.0
 
@@ -149,14 +147,14 @@ async def _sends_to_peers(shards: list[Shard]) -> bool:
         return False
     async with get_client() as client:
         try:
-            deployment = await client.read_deployment_by_name(SHARD_DEPLOYMENT)
+            deployment = await client.read_deployment_by_name(GENERATE_SHARD)
         except ObjectNotFound:
             deployment = None
     if deployment is None or deployment.work_pool_name is None:
         get_run_logger().info(
             "%s is not on a work pool (no `datagems deploy`), so this machine makes the shards "
             "of every peer (%s)",
-            SHARD_DEPLOYMENT,
+            GENERATE_SHARD,
             ", ".join(sorted(peers)),
         )
         return False
@@ -190,26 +188,12 @@ async def _run_here(
 async def _run_on_peers(store: KVStore, tracker: _JobTracker, shards: list[Shard]) -> list[Shard]:
     job = tracker.job
     parent = current_flow_run_id() or job.id
+    launcher = Launcher()
     runs: dict[str, FlowRun] = {}
     for shard in shards:
         if shard.status == "succeeded" and shard.retry_pass >= job.retry_pass:
             continue
-        try:
-            runs[shard.shard_key] = await arun_deployment(
-                name=SHARD_DEPLOYMENT,
-                parameters={"job_id": job.id, "shard_key": shard.shard_key},
-                work_queue_name=shard.peer_id,
-                flow_run_name=job.run_name(f" shard {shard.shard_key}"),
-                tags=job.run_tags(),
-                idempotency_key=f"{parent}:{shard.shard_key}:{job.retry_pass}",
-                timeout=0,
-                as_subflow=True,
-            )
-        except ObjectNotFound:
-            raise ServiceUnavailable(
-                f"deployment {SHARD_DEPLOYMENT} is no longer registered: run `datagems deploy` "
-                "and `datagems worker` on every peer"
-            ) from None
+        runs[shard.shard_key] = await launcher.start_shard(job, shard, parent=parent)
     peer_of = {shard.shard_key: shard.peer_id for shard in shards}
     waiting_told: set[str] = set()
     async with get_client() as client:

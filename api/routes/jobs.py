@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentUser, FileStoreDep, KVStoreDep, Principal, SettingsDep
-from api.flow_runner import FlowRunner, FlowRunnerDep, start_job_run
+from api.flow_runner import FlowRunner, FlowRunnerDep
 from api.job_schemas import (
     JobCreate,
     JobPublic,
@@ -58,6 +58,7 @@ from datagems_core.records import draft_schema
 from datagems_core.schemas import sanitize_schema
 from datagems_core.shards import peers_for
 from datagems_core.store.base import KVStore
+from flows.launch import launch_job
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -156,7 +157,7 @@ async def create_job_route(
         seed=body.seed,
         inference=definition.inference,
     )
-    job = await start_job_run(store, runner, job)
+    job = await launch_job(store, runner, job)
     return JobPublic(job=job.to_record(), warnings=definition.warnings)
 
 
@@ -242,7 +243,7 @@ async def retry_job(
     """Regenerate only the failed records, in a new flow run."""
     await read_visible_job(store, user, job_id)
     job = await retry_failed_records(store, job_id)
-    job = await start_job_run(store, runner, job)
+    job = await launch_job(store, runner, job)
     return JobPublic(job=job.to_record())
 
 
