@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import prefect
-from prefect import Flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.exceptions import ObjectNotFound
@@ -40,6 +39,7 @@ from datagems_core.settings import Settings, get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 from flows.generate_shard import run_shard_tasks
+from flows.interrupted_runs import record_stopped_run
 from flows.launch import GENERATE_SHARD, Launcher
 from flows.progress import (
     ProgressArtifact,
@@ -254,32 +254,12 @@ async def _summarise(store: KVStore, files: FileStore, job: Job) -> None:
     await publish_summary(job, markdown)
 
 
-async def _mark_interrupted(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
-    """Prefect stopped the run (cancelled or crashed): record it on the job, keeping its data."""
-    del flow
-    job_id = str(flow_run.parameters.get("job_id", ""))
-    settings = get_settings()
-    store = open_store(settings)
-    try:
-        job = await read_job(store, job_id)
-        if job.is_finished:
-            return
-        totals = sum_shards(await read_shards(store, job_id))
-        if state.is_cancelled() or state.is_cancelling():
-            await mark_finished(store, job, status="cancelled", error=None, totals=totals)
-        else:
-            reason = state.message or f"the flow run ended {state.type.value.lower()}"
-            await mark_finished(store, job, status="failed", error=reason, totals=totals)
-    finally:
-        await store.close()
-
-
 @prefect.flow(
     name="generate-dataset",
     log_prints=False,
     persist_result=False,
-    on_cancellation=[_mark_interrupted],
-    on_crashed=[_mark_interrupted],
+    on_cancellation=[record_stopped_run],
+    on_crashed=[record_stopped_run],
 )
 async def generate_dataset(job_id: str) -> dict[str, Any]:
     """Generate (or resume) a job's dataset; returns the final job record."""

@@ -45,6 +45,7 @@ from datagems_core.drafts import (
 from datagems_core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from datagems_core.exports import MEDIA_TYPES, ExportSummary, iter_export_bytes, parse_format
 from datagems_core.job_models import InferenceChoice, Job
+from datagems_core.job_starts import requeue_for_retry
 from datagems_core.job_views import describe_job, list_all_jobs, read_record_page
 from datagems_core.jobs import (
     create_job,
@@ -52,7 +53,6 @@ from datagems_core.jobs import (
     list_job_texts_for_user,
     read_job,
     request_cancel,
-    retry_failed_records,
 )
 from datagems_core.records import draft_schema
 from datagems_core.schemas import sanitize_schema
@@ -240,9 +240,10 @@ async def _stop_run(runner: FlowRunner, job: Job) -> str | None:
 async def retry_job(
     job_id: str, user: CurrentUser, store: KVStoreDep, runner: FlowRunnerDep
 ) -> JobPublic:
-    """Regenerate only the failed records, in a new flow run."""
+    """Go on with a stopped job's records never made, else regenerate its failed records, in a
+    new flow run."""
     await read_visible_job(store, user, job_id)
-    job = await retry_failed_records(store, job_id)
+    job = await requeue_for_retry(store, job_id)
     job = await launch_job(store, runner, job)
     return JobPublic(job=job.to_record())
 
