@@ -46,10 +46,15 @@ _PREFECT_ERRORS = (httpx.HTTPError, PrefectException, OSError)
 
 
 @asynccontextmanager
-async def prefect_client(api_url: str) -> AsyncIterator[PrefectClient]:
+async def prefect_client(
+    api_url: str, auth_string: str | None = None
+) -> AsyncIterator[PrefectClient]:
+    """A client of the server at `api_url` (`auth_string` defaults to PREFECT_API_AUTH_STRING)."""
     try:
         async with PrefectClient(
-            api_url, api_key=PREFECT_API_KEY.value(), auth_string=PREFECT_API_AUTH_STRING.value()
+            api_url,
+            api_key=PREFECT_API_KEY.value(),
+            auth_string=auth_string or PREFECT_API_AUTH_STRING.value(),
         ) as client:
             yield client
     except _PREFECT_ERRORS as exc:
@@ -58,12 +63,12 @@ async def prefect_client(api_url: str) -> AsyncIterator[PrefectClient]:
         ) from exc
 
 
-async def crash_orphaned_runs(api_url: str) -> list[UUID]:
+async def crash_orphaned_runs(api_url: str, auth_string: str | None = None) -> list[UUID]:
     """Mark Crashed the in-progress runs of runner-served deployments (and their subflows).
 
     Call it only while no local runner is running. Returns the ids marked.
     """
-    async with prefect_client(api_url) as client:
+    async with prefect_client(api_url, auth_string) as client:
         served: list[UUID] = []
         for name in DEPLOYMENTS:
             try:

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -33,6 +34,7 @@ from prefect.runner import Runner
 
 from datagems_core.errors import ConfigError, DatagemsError
 from datagems_core.settings import Settings, get_settings
+from deployments.parent_death import kill_own_group_on
 from flows.launch import BUILD_RECURRING_DATASET, GENERATE_DATASET
 from flows.schedules import sync_prefect_schedules
 
@@ -214,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project-file", type=Path, help="prefect.yaml to serve")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # `datagems up` sends SIGHUP when it dies (parent_death): take the flow runs down too.
+    kill_own_group_on(signal.SIGHUP)
     try:
         settings = get_settings()
         asyncio.run(

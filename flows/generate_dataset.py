@@ -46,6 +46,7 @@ from flows.progress import (
     artifact_key,
     current_flow_run_id,
     label_flow_run,
+    linkable_flow_run_id,
     publish_summary,
 )
 
@@ -95,7 +96,7 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
             job = await mark_finished(store, job, status="cancelled", error=None, totals=totals)
         logger.info("job %s was cancelled before it ran", job_id)
         return job
-    job = await mark_running(store, job, flow_run_id=current_flow_run_id())
+    job = await mark_running(store, job, flow_run_id=linkable_flow_run_id())
     shards = await read_shards(store, job_id)
     tracker = _JobTracker(store, job, shards)
     await tracker.progress.start(tracker.done if job.retry_pass == 0 else 0)

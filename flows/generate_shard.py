@@ -32,7 +32,7 @@ from datagems_core.jobs import read_job, read_shard
 from datagems_core.settings import Settings, get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
-from flows.progress import ProgressArtifact, artifact_key, current_flow_run_id, label_flow_run
+from flows.progress import ProgressArtifact, artifact_key, label_flow_run, linkable_flow_run_id
 
 _CHEAP: dict[str, Any] = {
     "cache_policy": NO_CACHE,
@@ -110,7 +110,7 @@ async def run_shard_tasks(
         runner=runner,
         unit_size=unit_size,
         on_checkpoint=on_checkpoint,
-        flow_run_id=current_flow_run_id(),
+        flow_run_id=linkable_flow_run_id(),
     )
 
 
