@@ -21,7 +21,7 @@ from prefect.client.schemas.objects import FlowRun, State
 from prefect.exceptions import ObjectNotFound
 from prefect.logging import get_run_logger
 
-from datagems_core.dataset_summary import field_statistics, render_summary, sample_records
+from datagems_core.dataset_summary import render_run_summary
 from datagems_core.exports import write_export
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
@@ -112,7 +112,7 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
             store, tracker.job, status="failed", error=describe_error(exc), totals=totals
         )
         logger.error("job %s failed: %s", job_id, job.error)
-        await _summarise(store, files, job)
+        await _summarise(store, job)
         raise
     totals = sum_shards(finished)
     cancelled = any(s.status == "cancelled" for s in finished)
@@ -127,7 +127,7 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
         dataset_format="jsonl",
     )
     await tracker.progress.finish(totals.done)
-    await _summarise(store, files, job)
+    await _summarise(store, job)
     logger.info(
         "job %s %s: %d valid, %d failed", job_id, job.status, totals.total_ok, totals.total_failed
     )
@@ -248,11 +248,9 @@ async def _store_dataset(store: KVStore, files: FileStore, job: Job) -> str | No
         return await files.put_file(path.name, path)
 
 
-async def _summarise(store: KVStore, files: FileStore, job: Job) -> None:
-    rows = await sample_records(store, files, job.id)
+async def _summarise(store: KVStore, job: Job) -> None:
     totals = sum_shards(await read_shards(store, job.id))
-    markdown = render_summary(job, totals, field_statistics(rows), sampled=len(rows))
-    await publish_summary(job, markdown)
+    await publish_summary(job, render_run_summary(job, totals))
 
 
 @prefect.flow(
