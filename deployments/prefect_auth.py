@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 
 from datagems_core.errors import ConfigError
+from datagems_core.settings import Settings
 
 AUTH_STRING_FILE = "prefect-auth-string"
 
@@ -47,3 +48,14 @@ def read_auth_string(data_dir: Path) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(new_auth_string() + "\n")
     return path.read_text(encoding="utf-8").strip()
+
+
+def client_auth_string(settings: Settings) -> str | None:
+    """What a client on this machine sends: PREFECT_API_AUTH_STRING when set, else, for the data
+    dir's own server (no PREFECT_API_URL), the secret kept there once a server made it."""
+    if given := os.environ.get("PREFECT_API_AUTH_STRING"):
+        return given
+    path = auth_string_path(settings.data_dir)
+    if settings.prefect_api_url_raw is None and path.is_file():
+        return path.read_text(encoding="utf-8").strip() or None
+    return None

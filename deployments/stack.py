@@ -363,7 +363,7 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _stop_on_signals() -> None:
+def stop_on_signals() -> None:
     # SIGINT explicitly too: a shell starting us in the background leaves it ignored.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _raise_keyboard_interrupt)
@@ -371,7 +371,7 @@ def _stop_on_signals() -> None:
 
 def run_up(settings: Settings) -> int:
     """`datagems up`: start the stack, wait for Ctrl-C or SIGTERM, stop it; the exit code."""
-    _stop_on_signals()
+    stop_on_signals()
     stack = Stack(settings=settings)
     try:
         stack.start()
@@ -387,38 +387,3 @@ def run_up(settings: Settings) -> int:
         stack.stop()
     stack.say("Stopped.")
     return code
-
-
-def run_server(settings: Settings, *, out: TextIO = sys.stdout) -> int:
-    """`datagems server`: only the Prefect server, in the data dir, until Ctrl-C or SIGTERM."""
-    _stop_on_signals()
-    data_dir = settings.data_dir.resolve()
-    try:
-        server = start_prefect_server(
-            data_dir=data_dir,
-            host=settings.prefect_host,
-            port=settings.prefect_port,
-            log_path=data_dir / "logs" / "prefect-server.log",
-            timeout=READY_TIMEOUT_SECONDS,
-            auth_string=read_auth_string(data_dir),
-        )
-    except KeyboardInterrupt:
-        return 130
-    secret = auth_string_path(data_dir)
-    print(
-        f"Prefect server ready: UI {server.ui_url} (it asks for the auth string in {secret}), "
-        f"API {server.api_url}\n"
-        f"Clients: export PREFECT_API_URL={server.api_url} "
-        f'PREFECT_API_AUTH_STRING="$(cat {secret})"\nPress Ctrl-C to stop.',
-        file=out,
-        flush=True,
-    )
-    try:
-        while server.is_running():
-            time.sleep(0.5)
-        print(f"the Prefect server exited; see {server.log_path}", file=out)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        server.stop()
