@@ -120,6 +120,36 @@ def render_summary(job: Job, totals: Totals, stats: list[dict[str, Any]], *, sam
     return "\n".join(lines) + "\n"
 
 
+def render_run_summary(job: Job, totals: Totals) -> str:
+    """The summary a job's Prefect run shows: its title, id, state, counts and tokens only.
+
+    Whoever holds Prefect's auth string sees every user's runs, so nothing a user wrote or got
+    back (owner, records, field values, error and failure texts) goes there: they stay behind
+    the API's per-user checks.
+    """
+    reasons = sum(totals.failure_reasons.values())
+    return (
+        "\n".join(
+            [
+                f"# {_escape(job.title)}",
+                "",
+                f"Job `{job.id}`: **{job.status}**",
+                "",
+                "| Requested | Valid | Failed | Model calls | Prompt tokens | Completion tokens "
+                "| Total tokens |",
+                "|---:|---:|---:|---:|---:|---:|---:|",
+                f"| {job.total_records} | {totals.total_ok} | {totals.total_failed} "
+                f"| {totals.attempts} | {totals.tokens.prompt} | {totals.tokens.completion} "
+                f"| {totals.tokens.total} |",
+                "",
+                f"Failure reasons, fields and records: `GET /api/jobs/{job.id}` ({reasons} failed "
+                "attempts recorded).",
+            ]
+        )
+        + "\n"
+    )
+
+
 def _describe(entry: dict[str, Any]) -> str:
     if "mean" in entry:
         return f"{_num(entry['min'])} to {_num(entry['max'])}, mean {_num(entry['mean'])}"

@@ -80,6 +80,7 @@ class Job(StoredModel):
     peers: list[str] = Field(default_factory=list)
     peer_count: int = 0
     retry_pass: int = 0
+    resumes: int = 0  # automatic resumes after a crashed run, in the current pass
     dataset_cid: str | None = None
     dataset_format: str | None = None
 

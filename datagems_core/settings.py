@@ -212,6 +212,9 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(
         1, ge=1, validation_alias="DATAGEN_MAX_CONCURRENT_JOBS_PER_INSTANCE"
     )
+    # A job whose flow-run process dies (kill -9, out of memory) resumes from its checkpoint in
+    # a new run this many times, then fails with the reason.
+    job_max_resumes: int = Field(3, ge=0, validation_alias="DATAGEMS_JOB_MAX_RESUMES")
     local_cache_dir_raw: Path | None = Field(None, validation_alias="DATAGEN_LOCAL_CACHE_DIR")
     active_poll_seconds: int = Field(10, ge=1, validation_alias="DATAGEN_ACTIVE_POLL_SECONDS")
     idle_poll_seconds: int = Field(30, ge=1, validation_alias="DATAGEN_IDLE_POLL_SECONDS")

@@ -254,9 +254,15 @@ def _title_from(instructions: str) -> str:
 
 
 def _run_and_export(settings: Settings, job_id: str, out: Path | None, *, verbose: bool) -> None:
-    with prefect_api(settings, say=_say):
+    from flows.progress import links_last  # imports Prefect: only when running
+
+    with prefect_api(settings, say=_say) as server_lasts:
         quiet_prefect_console(verbose)
-        job = asyncio.run(_run(settings, job_id, out))
+        token = links_last.set(server_lasts)
+        try:
+            job = asyncio.run(_run(settings, job_id, out))
+        finally:
+            links_last.reset(token)
     if job.status != "succeeded":
         reason = job.error or f"the job ended {job.status}"
         raise CommandFailed(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
@@ -14,31 +15,47 @@ from datagems_core.settings import Settings
 
 
 @contextlib.contextmanager
-def prefect_api(settings: Settings, *, say: Callable[[str], None]) -> Iterator[None]:
-    """Use PREFECT_API_URL when set, else a temporary local Prefect server for this run."""
+def prefect_api(settings: Settings, *, say: Callable[[str], None]) -> Iterator[bool]:
+    """Use PREFECT_API_URL when set (yields True: its runs stay to be looked at), else a temporary
+    local Prefect server for this run (yields False: nothing of it outlives the command).
+
+    The temporary server takes calls only with a secret made for it, ends when this process
+    ends, even by SIGKILL, and removes its directory as it ends.
+    """
     if os.environ.get("PREFECT_API_URL") or settings.prefect_api_url_raw:
-        yield
+        yield True
         return
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
+    from deployments.prefect_auth import new_auth_string
     from deployments.prefect_server import start_prefect_server
 
-    with tempfile.TemporaryDirectory(prefix="datagems-prefect-") as tmp:
+    tmp = Path(tempfile.mkdtemp(prefix="datagems-prefect-"))
+    try:
         say("starting a temporary Prefect server (set PREFECT_API_URL to keep runs)")
+        auth_string = new_auth_string()
         server = start_prefect_server(
-            data_dir=Path(tmp), host="127.0.0.1", port=_free_port(), log_path=Path(tmp) / "log"
+            data_dir=tmp,
+            host="127.0.0.1",
+            port=_free_port(),
+            log_path=tmp / "log",
+            auth_string=auth_string,
+            owned_dir=tmp,
         )
         try:
-            with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            updates = {PREFECT_API_URL: server.api_url, PREFECT_API_AUTH_STRING: auth_string}
+            with temporary_settings(updates=updates):
                 try:
-                    yield
+                    yield False
                 finally:  # send queued logs and events while the server can take them
                     APILogWorker.drain_all(timeout=5)
                     EventsWorker.drain_all(timeout=5)
         finally:
             server.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _free_port() -> int:

@@ -4,7 +4,7 @@ Stopping `datagems up` (or a machine that stops) ends the local runner and its f
 without telling Prefect (a graceful runner stop would cancel the runs, and cancelling a job is the
 user's call): their runs stay Running and their jobs `running`. `datagems up` marks those runs
 Crashed when it stops and again when it starts, before its runner polls; the jobs are then
-resumed from their checkpoints (`api.flow_runner.resume_unfinished_jobs`).
+resumed from their checkpoints (`flows.launch.resume_unfinished_jobs`).
 
 Only runs of runner-served deployments (no work pool) are taken for orphans: a run on the work
 pool belongs to a worker, possibly on another machine, that may still be running it.
@@ -33,14 +33,10 @@ from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY
 from prefect.states import Crashed
 
 from datagems_core.errors import ServiceUnavailable
+from flows.launch import DEPLOYMENTS
 
 log = logging.getLogger("datagems.resume")
 
-SERVED_DEPLOYMENTS: Final = (
-    "generate-dataset/default",
-    "generate-shard/default",
-    "build-recurring-dataset/default",
-)
 ORPHAN_MESSAGE: Final = (
     "DataGems stopped while this run was in progress; `datagems up` resumes its job from the "
     "last checkpoint"
@@ -50,10 +46,15 @@ _PREFECT_ERRORS = (httpx.HTTPError, PrefectException, OSError)
 
 
 @asynccontextmanager
-async def prefect_client(api_url: str) -> AsyncIterator[PrefectClient]:
+async def prefect_client(
+    api_url: str, auth_string: str | None = None
+) -> AsyncIterator[PrefectClient]:
+    """A client of the server at `api_url` (`auth_string` defaults to PREFECT_API_AUTH_STRING)."""
     try:
         async with PrefectClient(
-            api_url, api_key=PREFECT_API_KEY.value(), auth_string=PREFECT_API_AUTH_STRING.value()
+            api_url,
+            api_key=PREFECT_API_KEY.value(),
+            auth_string=auth_string or PREFECT_API_AUTH_STRING.value(),
         ) as client:
             yield client
     except _PREFECT_ERRORS as exc:
@@ -62,14 +63,14 @@ async def prefect_client(api_url: str) -> AsyncIterator[PrefectClient]:
         ) from exc
 
 
-async def crash_orphaned_runs(api_url: str) -> list[UUID]:
+async def crash_orphaned_runs(api_url: str, auth_string: str | None = None) -> list[UUID]:
     """Mark Crashed the in-progress runs of runner-served deployments (and their subflows).
 
     Call it only while no local runner is running. Returns the ids marked.
     """
-    async with prefect_client(api_url) as client:
+    async with prefect_client(api_url, auth_string) as client:
         served: list[UUID] = []
-        for name in SERVED_DEPLOYMENTS:
+        for name in DEPLOYMENTS:
             try:
                 deployment = await client.read_deployment_by_name(name)
             except ObjectNotFound:

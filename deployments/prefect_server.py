@@ -8,11 +8,18 @@
 `python -m deployments.prefect_server` is the child process itself: uvicorn on Prefect's app
 factory, configured by the PREFECT_* environment that `start_prefect_server` sets. It is lighter
 than `prefect server start` (no CLI start-up) and serves the same app, UI and services.
+
+With an `auth_string` the server answers 401 to any API call without it (Prefect's
+PREFECT_SERVER_API_AUTH_STRING, HTTP basic auth; `/api/health` stays open); clients get it as
+PREFECT_API_AUTH_STRING from `server.env()`. `datagems up` and `datagems server` keep one in the
+data dir (`auth_string_path`), made once with mode 0600. The child gets SIGTERM when its parent
+dies, however it dies, and then removes the directory it was given to own (`owned_dir`).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +33,7 @@ from typing import IO
 import httpx
 
 from datagems_core.errors import ServiceUnavailable
+from deployments.parent_death import die_with_parent
 from deployments.prefect_database import prefect_database_environment
 
 # The task-run recorder writes one task run per transaction by default; batching them cuts the
@@ -38,10 +46,16 @@ START_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 15.0
 
 _WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+_OWNED_DIR_VAR = "DATAGEMS_PREFECT_OWNED_DIR"
 
 
 def server_environment(
-    *, data_dir: Path, host: str, port: int, database_url: str | None = None
+    *,
+    data_dir: Path,
+    host: str,
+    port: int,
+    database_url: str | None = None,
+    auth_string: str | None = None,
 ) -> dict[str, str]:
     """PREFECT_* settings for the server process; a value already in os.environ wins.
 
@@ -70,17 +84,22 @@ def server_environment(
     # Where this process listens is ours to say, whatever the environment holds.
     env["PREFECT_SERVER_API_HOST"] = host
     env["PREFECT_SERVER_API_PORT"] = str(port)
+    if auth_string:
+        env["PREFECT_SERVER_API_AUTH_STRING"] = auth_string
     return env
 
 
-def client_environment(api_url: str) -> dict[str, str]:
+def client_environment(api_url: str, auth_string: str | None = None) -> dict[str, str]:
     """The PREFECT_* environment a client process (runner, flow run, API) needs for this server."""
-    return {
+    env = {
         "PREFECT_API_URL": api_url,
         "PREFECT_TELEMETRY_ENABLE_RESOURCE_METRICS": os.environ.get(
             "PREFECT_TELEMETRY_ENABLE_RESOURCE_METRICS", "false"
         ),
     }
+    if auth_string:
+        env["PREFECT_API_AUTH_STRING"] = auth_string
+    return env
 
 
 @dataclass
@@ -91,10 +110,11 @@ class PrefectServer:
     api_url: str
     ui_url: str
     log_path: Path
+    auth_string: str | None = field(default=None, repr=False)
     _log: IO[bytes] | None = field(default=None, repr=False)
 
     def env(self) -> dict[str, str]:
-        return client_environment(self.api_url)
+        return client_environment(self.api_url, self.auth_string)
 
     def is_running(self) -> bool:
         return self.process.poll() is None
@@ -131,8 +151,13 @@ def start_prefect_server(
     log_path: Path,
     timeout: float = START_TIMEOUT_SECONDS,
     database_url: str | None = None,
+    auth_string: str | None = None,
+    owned_dir: Path | None = None,
 ) -> PrefectServer:
     """Start a Prefect server process and return once `/api/health` answers.
+
+    With `auth_string`, every API call but the health check needs it. The process removes
+    `owned_dir` when it ends (a temporary server's directory), even if this process was killed.
 
     Raises:
         ServiceUnavailable: the process exited or did not answer within `timeout` seconds;
@@ -143,8 +168,16 @@ def start_prefect_server(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
-        **server_environment(data_dir=data_dir, host=host, port=port, database_url=database_url),
+        **server_environment(
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            database_url=database_url,
+            auth_string=auth_string,
+        ),
     }
+    if owned_dir is not None:
+        env[_OWNED_DIR_VAR] = str(owned_dir.resolve())
     log = log_path.open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "deployments.prefect_server"],
@@ -153,6 +186,7 @@ def start_prefect_server(
         stderr=subprocess.STDOUT,
         env=env,
         start_new_session=True,  # its own process group, so stop() reaches every child
+        preexec_fn=die_with_parent(signal.SIGTERM),
     )
     api_url = _api_url(host, port)
     server = PrefectServer(
@@ -160,6 +194,7 @@ def start_prefect_server(
         api_url=api_url,
         ui_url=api_url.removesuffix("/api"),
         log_path=log_path,
+        auth_string=auth_string,
         _log=log,
     )
     try:
@@ -199,6 +234,12 @@ def wait_until_healthy(
             time.sleep(0.1)
 
 
+def kill_process_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a child started with start_new_session=True and everything in its group."""
+    _signal_group(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 def stop_process_group(process: subprocess.Popen[bytes], *, timeout: float) -> None:
     """SIGTERM a child started with start_new_session=True and its group; SIGKILL after timeout."""
     if process.poll() is None:
@@ -226,19 +267,31 @@ def _api_url(host: str, port: int) -> str:
     return f"http://{connect_host}:{port}/api"
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    del frame
+    raise SystemExit(128 + signum)
+
+
 def _serve(environ: Mapping[str, str]) -> None:
     """Run the server in this process (the child `start_prefect_server` starts)."""
     import uvicorn
     from prefect.server.api.server import create_app
 
-    uvicorn.run(
-        create_app(final=True),
-        host=environ["PREFECT_SERVER_API_HOST"],
-        port=int(environ["PREFECT_SERVER_API_PORT"]),
-        log_level="info",
-        access_log=False,  # one line per API call would dwarf the useful log
-        timeout_keep_alive=5,
-    )
+    # uvicorn stops gracefully on SIGTERM and then raises the signal again under the handler
+    # found at its start: this one, so that the directory is removed before the process ends.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        uvicorn.run(
+            create_app(final=True),
+            host=environ["PREFECT_SERVER_API_HOST"],
+            port=int(environ["PREFECT_SERVER_API_PORT"]),
+            log_level="info",
+            access_log=False,  # one line per API call would dwarf the useful log
+            timeout_keep_alive=5,
+        )
+    finally:
+        if owned := environ.get(_OWNED_DIR_VAR):
+            shutil.rmtree(owned, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,13 +35,16 @@ from prefect.runner import Runner
 from datagems_core.errors import ConfigError, DatagemsError
 from datagems_core.logs import configure_logging
 from datagems_core.settings import Settings, get_settings
+from deployments.parent_death import kill_own_group_on
+from flows.launch import BUILD_RECURRING_DATASET, GENERATE_DATASET
+from flows.schedules import sync_prefect_schedules
 
 log = logging.getLogger("datagems.runner")
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 QUERY_SECONDS = 1.0
-JOB_FLOW = "generate-dataset"
-RECURRING_FLOW = "build-recurring-dataset"
+JOB_FLOW = GENERATE_DATASET.partition("/")[0]
+RECURRING_FLOW = BUILD_RECURRING_DATASET.partition("/")[0]
 # A recurring build only creates a job and starts its generate-dataset run, so one slot is enough.
 RECURRING_BUILD_SLOTS = 1
 
@@ -199,15 +203,13 @@ async def serve_deployments(
 
 
 async def _restore_schedules(settings: Settings) -> None:
-    from api.flow_runner import sync_prefect_schedules
-
     try:
         count = await sync_prefect_schedules(settings)
     except DatagemsError as exc:
         # The runner still serves jobs; the saved schedules come back at the next start.
         log.error("could not restore the saved schedules: %s", exc.message)
         return
-    log.info("restored %d saved schedule(s) on %s/default", count, RECURRING_FLOW)
+    log.info("restored %d saved schedule(s) on %s", count, BUILD_RECURRING_DATASET)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project-file", type=Path, help="prefect.yaml to serve")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # `datagems up` sends SIGHUP when it dies (parent_death): take the flow runs down too.
+    kill_own_group_on(signal.SIGHUP)
     try:
         settings = get_settings()
         configure_logging(settings)

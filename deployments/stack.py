@@ -8,19 +8,22 @@
 Each child runs in its own process group, so stopping reaches every process it started and the
 terminal's Ctrl-C reaches only this process, which then stops the children in order: the API, the
 runner (killed with its flow runs, whose runs are marked Crashed so the next start resumes their
-jobs), then the Prefect server. Everything lives in the data dir, so a second `datagems up` keeps
-all jobs, users and Prefect history.
+jobs), then the Prefect server. Each child also ends when this process dies, even by SIGKILL
+(deployments/parent_death.py), the runner taking its flow runs with it. A runner that dies on its
+own is started again, and its jobs resume from their checkpoints. Everything lives in the data
+dir, so a second `datagems up` keeps all jobs, users and Prefect history. The Prefect server
+takes API calls only with the auth string kept in the data dir (deployments/prefect_auth.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from types import FrameType
@@ -35,18 +38,24 @@ from datagems_core.environment import read_environment
 from datagems_core.errors import ConfigError, DatagemsError, ServiceUnavailable
 from datagems_core.settings import DEV_ADMIN_PASSWORD, Settings
 from deployments.orphan_runs import crash_orphaned_runs, prefect_client
+from deployments.parent_death import die_with_parent
+from deployments.prefect_auth import auth_string_path, read_auth_string
 from deployments.prefect_server import (
     PrefectServer,
     client_environment,
+    kill_process_group,
     start_prefect_server,
     stop_process_group,
     wait_until_healthy,
 )
 from deployments.runner import project_file, read_deployment_specs
+from flows.launch import GENERATE_DATASET, resume_unfinished_jobs
 
 READY_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 15.0
-GENERATE_DEPLOYMENT = "generate-dataset/default"
+# A runner that dies is started again, unless it died this many times in RUNNER_RESTART_WINDOW s.
+RUNNER_RESTARTS = 5
+RUNNER_RESTART_WINDOW = 600.0
 
 
 class Stack:
@@ -62,8 +71,10 @@ class Stack:
         self.runner: subprocess.Popen[bytes] | None = None
         self.api: subprocess.Popen[bytes] | None = None
         self.api_url = settings.prefect_api_url
+        self.auth_string: str | None = None
         self._logs: list[IO[bytes]] = []
         self._mock_store_dir: Path | None = None
+        self._runner_deaths: list[float] = []
 
     @property
     def serves_deployments(self) -> bool:
@@ -82,7 +93,7 @@ class Stack:
         self._check_port_free(self.settings.app_host, self.settings.app_port, "DATAGEN_APP_PORT")
         self._start_prefect()
         if self.serves_deployments:
-            asyncio.run(crash_orphaned_runs(self.api_url))
+            asyncio.run(crash_orphaned_runs(self.api_url, self.auth_string))
         # Resume before the runner polls when the deployment is known, so no run is picked up
         # while it is being judged stale; on a first start there is no run to judge.
         resumed_early = self._deployment_exists() and self._resume_jobs()
@@ -96,11 +107,13 @@ class Stack:
     def _start_prefect(self) -> None:
         if self.settings.prefect_api_url_raw:
             self.say(f"Using the Prefect server at {self.api_url}")
+            self.auth_string = os.environ.get("PREFECT_API_AUTH_STRING") or None
             wait_until_healthy(self.api_url, READY_TIMEOUT_SECONDS)
             return
         host, port = self.settings.prefect_host, self.settings.prefect_port
         self._check_port_free(host, port, "DATAGEMS_PREFECT_PORT")
         self.say(f"Starting the Prefect server on {host}:{port} ...")
+        self.auth_string = read_auth_string(self.data_dir)
         self.server = start_prefect_server(
             data_dir=self.data_dir,
             host=host,
@@ -108,6 +121,7 @@ class Stack:
             log_path=self.log_dir / "prefect-server.log",
             timeout=READY_TIMEOUT_SECONDS,
             database_url=_secret(self.settings.database_url),
+            auth_string=self.auth_string,
         )
         self.api_url = self.server.api_url
 
@@ -115,13 +129,17 @@ class Stack:
         # `.env` under the real environment, so children read the settings this process read,
         # with an absolute data dir because the runner works from the project directory.
         env = read_environment()
-        env.update(client_environment(self.api_url))
+        env.update(client_environment(self.api_url, self.auth_string))
         env["DATAGEMS_DATA_DIR"] = str(self.data_dir)
         env.setdefault("PREFECT_HOME", str(self.data_dir / "prefect"))
         if self.settings.mock_cstore and self.settings.mock_store_file is None:
-            # The API and the flow-run processes must see the same jobs: one throwaway file.
+            # The API and the flow-run processes must see the same jobs: one throwaway file,
+            # in the data dir so that a `datagems up` killed with -9 leaves no temp dir behind
+            # (the next start clears it).
             if self._mock_store_dir is None:
-                self._mock_store_dir = Path(tempfile.mkdtemp(prefix="datagems-mock-store-"))
+                self._mock_store_dir = self.data_dir / "mock-store"
+                shutil.rmtree(self._mock_store_dir, ignore_errors=True)
+                self._mock_store_dir.mkdir(parents=True)
             env["DATAGEMS_MOCK_STORE_FILE"] = str(self._mock_store_dir / "mock.sqlite3")
         return env
 
@@ -136,6 +154,8 @@ class Stack:
             stderr=subprocess.STDOUT,
             env=self._child_env(),
             start_new_session=True,
+            # Its parent-death signal makes it SIGKILL its group: itself and its flow runs.
+            preexec_fn=die_with_parent(signal.SIGHUP),
         )
         entrypoints = {spec.entrypoint for spec in specs}
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
@@ -149,7 +169,7 @@ class Stack:
             time.sleep(0.3)
 
     async def _all_served(self, entrypoints: set[str]) -> bool:
-        async with prefect_client(self.api_url) as client:
+        async with prefect_client(self.api_url, self.auth_string) as client:
             deployments = await client.read_deployments()
         ready = {
             d.entrypoint
@@ -160,9 +180,9 @@ class Stack:
 
     def _deployment_exists(self) -> bool:
         async def exists() -> bool:
-            async with prefect_client(self.api_url) as client:
+            async with prefect_client(self.api_url, self.auth_string) as client:
                 try:
-                    await client.read_deployment_by_name(GENERATE_DEPLOYMENT)
+                    await client.read_deployment_by_name(GENERATE_DATASET)
                 except ObjectNotFound:
                     return False
             return True
@@ -170,10 +190,8 @@ class Stack:
         return asyncio.run(exists())
 
     def _resume_jobs(self) -> bool:
-        from api.flow_runner import resume_unfinished_jobs
-
         settings = self.settings.model_copy(update={"prefect_api_url_raw": self.api_url})
-        resumed = asyncio.run(resume_unfinished_jobs(settings))
+        resumed = asyncio.run(resume_unfinished_jobs(settings, auth_string=self.auth_string))
         if resumed:
             ids = ", ".join(job.id for job in resumed)
             self.say(f"Resumed {len(resumed)} unfinished job(s) from their checkpoints: {ids}")
@@ -197,6 +215,7 @@ class Stack:
             stdin=subprocess.DEVNULL,
             env=self._child_env(),
             start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
         health = f"http://{_connect_host(host)}:{port}/api/health"
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
@@ -212,13 +231,15 @@ class Stack:
             time.sleep(0.2)
 
     def wait(self) -> int:
-        """Block until a child exits on its own (returns 1) or Ctrl-C/SIGTERM (returns 0)."""
-        children = {"the API": self.api, "the runner": self.runner}
+        """Block until the API or the Prefect server exits (returns 1) or Ctrl-C/SIGTERM
+        (returns 0); a runner that exits is started again."""
         try:
             while True:
-                for name, child in children.items():
-                    if child is not None and child.poll() is not None:
-                        self.say(f"{name} exited with code {child.returncode}; stopping")
+                if self.api is not None and self.api.poll() is not None:
+                    self.say(f"the API exited with code {self.api.returncode}; stopping")
+                    return 1
+                if self.runner is not None and self.runner.poll() is not None:
+                    if not self._restart_runner():
                         return 1
                 if self.server is not None and not self.server.is_running():
                     self.say("the Prefect server exited; stopping")
@@ -227,6 +248,31 @@ class Stack:
         except KeyboardInterrupt:
             return 0
 
+    def _restart_runner(self) -> bool:
+        """Start the runner again after it died, its jobs resuming; False when it keeps dying."""
+        assert self.runner is not None
+        code = self.runner.returncode
+        kill_process_group(self.runner)  # flow runs it left would run their jobs twice
+        now = time.monotonic()
+        self._runner_deaths = [t for t in self._runner_deaths if now - t < RUNNER_RESTART_WINDOW]
+        self._runner_deaths.append(now)
+        if len(self._runner_deaths) > RUNNER_RESTARTS:
+            self.say(
+                f"the runner exited with code {code}, {len(self._runner_deaths)} times in "
+                f"{RUNNER_RESTART_WINDOW / 60:.0f} minutes; stopping (see "
+                f"{self.log_dir / 'runner.log'})"
+            )
+            return False
+        self.say(f"the runner exited with code {code}; starting it again")
+        try:
+            self._crash_orphans_on_stop()
+            self._resume_jobs()
+            self._start_runner()
+        except DatagemsError as exc:
+            self.say(f"could not start the runner again: {exc.message}; stopping")
+            return False
+        return True
+
     def stop(self) -> None:
         """Stop the API, then the runner and its flow runs, then the Prefect server."""
         if self.api is not None:
@@ -234,7 +280,7 @@ class Stack:
         if self.runner is not None:
             # Killed, not stopped gracefully: a graceful runner stop cancels its flow runs,
             # which would end their jobs as cancelled instead of resuming them.
-            stop_process_group(self.runner, timeout=0)
+            kill_process_group(self.runner)
             self._crash_orphans_on_stop()
         if self.server is not None:
             self.server.stop()
@@ -247,7 +293,7 @@ class Stack:
 
     def _crash_orphans_on_stop(self) -> None:
         try:
-            asyncio.run(crash_orphaned_runs(self.api_url))
+            asyncio.run(crash_orphaned_runs(self.api_url, self.auth_string))
         except DatagemsError as exc:
             # Not fatal: the next start marks them again before resuming their jobs.
             self.say(f"could not mark the interrupted flow runs Crashed: {exc.message}")
@@ -269,7 +315,7 @@ class Stack:
             "",
             "DataGems is up.",
             f"  API and web pages  {settings.app_url}",
-            f"  Prefect UI         {self.api_url.removesuffix('/api')}",
+            f"  Prefect UI         {self.api_url.removesuffix('/api')}{self._ui_sign_in()}",
             f"  Sign in            {sign_in}",
             f"  Jobs run by        {runner}",
             f"  Data               {self.data_dir} (logs in {self.log_dir})",
@@ -277,6 +323,11 @@ class Stack:
             "",
         ]
         self.say("\n".join(lines))
+
+    def _ui_sign_in(self) -> str:
+        if self.server is None:
+            return ""
+        return f" (it asks for the auth string in {auth_string_path(self.data_dir)})"
 
     def _check_alive(
         self, process: subprocess.Popen[bytes], name: str, log_name: str | None
@@ -318,7 +369,7 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _stop_on_signals() -> None:
+def stop_on_signals() -> None:
     # SIGINT explicitly too: a shell starting us in the background leaves it ignored.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _raise_keyboard_interrupt)
@@ -326,7 +377,7 @@ def _stop_on_signals() -> None:
 
 def run_up(settings: Settings) -> int:
     """`datagems up`: start the stack, wait for Ctrl-C or SIGTERM, stop it; the exit code."""
-    _stop_on_signals()
+    stop_on_signals()
     stack = Stack(settings=settings)
     try:
         stack.start()
@@ -342,35 +393,3 @@ def run_up(settings: Settings) -> int:
         stack.stop()
     stack.say("Stopped.")
     return code
-
-
-def run_server(settings: Settings, *, out: TextIO = sys.stdout) -> int:
-    """`datagems server`: only the Prefect server, in the data dir, until Ctrl-C or SIGTERM."""
-    _stop_on_signals()
-    data_dir = settings.data_dir.resolve()
-    try:
-        server = start_prefect_server(
-            data_dir=data_dir,
-            host=settings.prefect_host,
-            port=settings.prefect_port,
-            log_path=data_dir / "logs" / "prefect-server.log",
-            timeout=READY_TIMEOUT_SECONDS,
-            database_url=_secret(settings.database_url),
-        )
-    except KeyboardInterrupt:
-        return 130
-    print(
-        f"Prefect server ready: UI {server.ui_url}, API {server.api_url}\n"
-        f"Clients: export PREFECT_API_URL={server.api_url}\nPress Ctrl-C to stop.",
-        file=out,
-        flush=True,
-    )
-    try:
-        while server.is_running():
-            time.sleep(0.5)
-        print(f"the Prefect server exited; see {server.log_path}", file=out)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        server.stop()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable
+from typing import TextIO
 
 import typer
 
 from datagems_core.errors import ConfigError, DatagemsError
 from datagems_core.settings import Settings, get_settings
 from deployments import stack, worker
+from deployments.prefect_auth import auth_string_path, read_auth_string
+from deployments.prefect_server import start_prefect_server
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +35,7 @@ def up() -> None:
 
 def server() -> None:
     """Run only the Prefect server (data in the data dir) until Ctrl-C."""
-    _run(stack.run_server)
+    _run(run_server)
 
 
 def worker_command() -> None:
@@ -59,3 +64,41 @@ def _run(command: Callable[[Settings], int]) -> None:
         typer.echo(f"datagems: {exc.message}", err=True)
         raise typer.Exit(1) from None
     raise typer.Exit(code)
+
+
+def run_server(settings: Settings, *, out: TextIO = sys.stdout) -> int:
+    """`datagems server`: only the Prefect server, in the data dir, until Ctrl-C or SIGTERM."""
+    stack.stop_on_signals()
+    data_dir = settings.data_dir.resolve()
+    try:
+        server = start_prefect_server(
+            data_dir=data_dir,
+            host=settings.prefect_host,
+            port=settings.prefect_port,
+            log_path=data_dir / "logs" / "prefect-server.log",
+            timeout=stack.READY_TIMEOUT_SECONDS,
+            auth_string=read_auth_string(data_dir),
+            database_url=(
+                settings.database_url.get_secret_value() if settings.database_url else None
+            ),
+        )
+    except KeyboardInterrupt:
+        return 130
+    secret = auth_string_path(data_dir)
+    print(
+        f"Prefect server ready: UI {server.ui_url} (it asks for the auth string in {secret}), "
+        f"API {server.api_url}\n"
+        f"Clients: export PREFECT_API_URL={server.api_url} "
+        f'PREFECT_API_AUTH_STRING="$(cat {secret})"\nPress Ctrl-C to stop.',
+        file=out,
+        flush=True,
+    )
+    try:
+        while server.is_running():
+            time.sleep(0.5)
+        print(f"the Prefect server exited; see {server.log_path}", file=out)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()

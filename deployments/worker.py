@@ -23,8 +23,11 @@ from datagems_core.errors import DatagemsError, ServiceUnavailable
 from datagems_core.settings import Settings
 from datagems_core.shards import this_peer
 from deployments.orphan_runs import prefect_client
+from deployments.prefect_auth import client_auth_string
 from deployments.prefect_server import client_environment
 from deployments.runner import process_limit, project_file, read_deployment_specs
+from flows.launch import BUILD_RECURRING_DATASET, GENERATE_DATASET
+from flows.schedules import sync_prefect_schedules
 
 WORK_POOL_TYPE = "process"
 DEFAULT_QUEUE = "default"
@@ -32,7 +35,9 @@ DEFAULT_QUEUE = "default"
 WORKER_QUERY_SECONDS = "2"
 
 
-async def ensure_work_pool(name: str, *, api_url: str, queues: list[str] | None = None) -> bool:
+async def ensure_work_pool(
+    name: str, *, api_url: str, queues: list[str] | None = None, auth_string: str | None = None
+) -> bool:
     """Create the process work pool `name` and its `queues` when missing; True if the pool was new.
 
     A worker polling a queue that does not exist yet picks nothing up, and a shard run is sent
@@ -40,7 +45,9 @@ async def ensure_work_pool(name: str, *, api_url: str, queues: list[str] | None 
     """
     try:
         async with PrefectClient(
-            api_url, api_key=PREFECT_API_KEY.value(), auth_string=PREFECT_API_AUTH_STRING.value()
+            api_url,
+            api_key=PREFECT_API_KEY.value(),
+            auth_string=auth_string or PREFECT_API_AUTH_STRING.value(),
         ) as client:
             created = False
             try:
@@ -120,13 +127,19 @@ def child_environment(settings: Settings, *, for_deploy: bool = False) -> dict[s
     else:
         env["DATAGEMS_PROJECT_DIR"] = str(project_file(settings).parent)
     if settings.prefect_api_url_raw is None:
-        env.update(client_environment(settings.prefect_api_url))
+        env.update(client_environment(settings.prefect_api_url, client_auth_string(settings)))
     return env
 
 
 def deploy(settings: Settings) -> int:
     """Register prefect.yaml's deployments on the work pool; returns `prefect deploy`'s code."""
-    asyncio.run(ensure_work_pool(settings.work_pool, api_url=settings.prefect_api_url))
+    asyncio.run(
+        ensure_work_pool(
+            settings.work_pool,
+            api_url=settings.prefect_api_url,
+            auth_string=client_auth_string(settings),
+        )
+    )
     completed = subprocess.run(
         deploy_command(settings),
         env=child_environment(settings, for_deploy=True),
@@ -150,14 +163,12 @@ async def _limit_job_runs(settings: Settings) -> None:
     unless prefect.yaml sets the deployment's own limit), a worker holds at most J job runs, J
     shard runs (one per running job) and a recurring build: its `--limit` (`process_limit`).
     """
-    from api.flow_runner import GENERATE_DEPLOYMENT
-
-    async with prefect_client(settings.prefect_api_url) as client:
+    async with prefect_client(settings.prefect_api_url, client_auth_string(settings)) as client:
         try:
-            deployment = await client.read_deployment_by_name(GENERATE_DEPLOYMENT)
+            deployment = await client.read_deployment_by_name(GENERATE_DATASET)
         except ObjectNotFound:
             return  # this prefect.yaml has no job deployment
-        name = GENERATE_DEPLOYMENT.partition("/")[2]
+        name = GENERATE_DATASET.partition("/")[2]
         specs = [
             spec
             for spec in read_deployment_specs(project_file(settings))
@@ -167,20 +178,19 @@ async def _limit_job_runs(settings: Settings) -> None:
             return  # registered by something else than this prefect.yaml: not ours to change
         limit = specs[0].concurrency_limit or settings.max_concurrent_jobs
         await client.update_deployment(deployment.id, DeploymentUpdate(concurrency_limit=limit))
-    print(f"{GENERATE_DEPLOYMENT}: at most {limit} job run(s) at a time over the pool")  # noqa: T201
+    print(f"{GENERATE_DATASET}: at most {limit} job run(s) at a time over the pool")  # noqa: T201
 
 
 async def _restore_schedules(settings: Settings) -> None:
     # `prefect deploy` replaced the recurring deployment's schedules with prefect.yaml's.
-    from api.flow_runner import RECURRING_DEPLOYMENT, sync_prefect_schedules
 
-    async with prefect_client(settings.prefect_api_url) as client:
+    async with prefect_client(settings.prefect_api_url, client_auth_string(settings)) as client:
         try:
-            await client.read_deployment_by_name(RECURRING_DEPLOYMENT)
+            await client.read_deployment_by_name(BUILD_RECURRING_DATASET)
         except ObjectNotFound:
             return  # this prefect.yaml has no recurring builds
     try:
-        count = await sync_prefect_schedules(settings)
+        count = await sync_prefect_schedules(settings, auth_string=client_auth_string(settings))
     except DatagemsError as exc:
         raise ServiceUnavailable(
             f"deployments registered, but the saved schedules could not be put back: "
@@ -193,7 +203,10 @@ def run_worker(settings: Settings) -> int:
     """Join the work pool with a Prefect process worker until stopped; returns its exit code."""
     asyncio.run(
         ensure_work_pool(
-            settings.work_pool, api_url=settings.prefect_api_url, queues=worker_queues(settings)
+            settings.work_pool,
+            api_url=settings.prefect_api_url,
+            queues=worker_queues(settings),
+            auth_string=client_auth_string(settings),
         )
     )
     project_dir = project_file(settings).parent

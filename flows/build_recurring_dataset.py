@@ -23,15 +23,11 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.concurrency.asyncio import concurrency
 from prefect.context import FlowRunContext
-from prefect.deployments import arun_deployment
-from prefect.exceptions import ObjectNotFound, PrefectException
 from prefect.logging import get_run_logger
 
-from datagems_core.errors import ServiceUnavailable
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
 from datagems_core.job_models import Job
-from datagems_core.job_starts import fail_unstarted, note_flow_run
 from datagems_core.schedules import (
     ORCHESTRATOR_SLUG_PREFIX,
     Schedule,
@@ -41,8 +37,8 @@ from datagems_core.schedules import (
 from datagems_core.settings import get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
+from flows.launch import Launcher, launch_job
 
-GENERATE_DEPLOYMENT = "generate-dataset/default"
 VERSION_LOCK = "datagems-schedule-versions"
 LOCK_WAIT_SECONDS = 120
 
@@ -87,27 +83,9 @@ async def create_version(
 @task(name="start-generate-dataset", cache_policy=NO_CACHE, persist_result=False)
 async def start_generation(store: KVStore, job: Job, schedule_id: str) -> Job:
     """Start the job's `generate-dataset` run; the job fails with the reason if it cannot."""
-    try:
-        flow_run = await arun_deployment(
-            GENERATE_DEPLOYMENT,
-            parameters={"job_id": job.id},
-            flow_run_name=job.run_name(),
-            tags=job.run_tags(f"schedule:{schedule_id}"),
-            idempotency_key=f"{job.id}:pass-{job.retry_pass}",
-            timeout=0,
-            as_subflow=True,
-        )
-    except ObjectNotFound:
-        reason = (
-            f"deployment {GENERATE_DEPLOYMENT} is not registered: start the stack with "
-            "`datagems up` (or `datagems worker`)"
-        )
-        await fail_unstarted(store, job, reason)
-        raise ServiceUnavailable(reason) from None
-    except (httpx.HTTPError, PrefectException) as exc:
-        await fail_unstarted(store, job, f"{type(exc).__name__}: {exc}")
-        raise
-    return await note_flow_run(store, job.id, str(flow_run.id))
+    return await launch_job(
+        store, Launcher(), job, tags=(f"schedule:{schedule_id}",), as_subflow=True
+    )
 
 
 @flow(name="build-recurring-dataset", log_prints=False, persist_result=False)

@@ -16,15 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import prefect
-from prefect import Flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, State
-from prefect.deployments import arun_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.logging import get_run_logger
 
-from datagems_core.dataset_summary import field_statistics, render_summary, sample_records
-from datagems_core.errors import ServiceUnavailable
+from datagems_core.dataset_summary import render_run_summary
 from datagems_core.exports import write_export
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
@@ -43,15 +40,17 @@ from datagems_core.settings import Settings, get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 from flows.generate_shard import run_shard_tasks
+from flows.interrupted_runs import record_stopped_run
+from flows.launch import GENERATE_SHARD, Launcher
 from flows.progress import (
     ProgressArtifact,
     artifact_key,
     current_flow_run_id,
     label_flow_run,
+    linkable_flow_run_id,
     publish_summary,
 )
 
-SHARD_DEPLOYMENT = "generate-shard/default"
 WATCH_SECONDS = 2.0
 JOB_WRITE_SECONDS = 1.0
 
@@ -98,7 +97,7 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
             job = await mark_finished(store, job, status="cancelled", error=None, totals=totals)
         logger.info("job %s was cancelled before it ran", job_id)
         return job
-    job = await mark_running(store, job, flow_run_id=current_flow_run_id())
+    job = await mark_running(store, job, flow_run_id=linkable_flow_run_id())
     shards = await read_shards(store, job_id)
     tracker = _JobTracker(store, job, shards)
     await tracker.progress.start(tracker.done if job.retry_pass == 0 else 0)
@@ -114,7 +113,7 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
             store, tracker.job, status="failed", error=describe_error(exc), totals=totals
         )
         logger.error("job %s failed: %s", job_id, job.error)
-        await _summarise(store, files, job)
+        await _summarise(store, job)
         raise
     totals = sum_shards(finished)
     cancelled = any(s.status == "cancelled" for s in finished)
@@ -129,7 +128,7 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
         dataset_format="jsonl",
     )
     await tracker.progress.finish(totals.done)
-    await _summarise(store, files, job)
+    await _summarise(store, job)
     logger.info(
         "job %s %s: %d valid, %d failed", job_id, job.status, totals.total_ok, totals.total_failed
     )
@@ -150,14 +149,14 @@ async def _sends_to_peers(shards: list[Shard]) -> bool:
         return False
     async with get_client() as client:
         try:
-            deployment = await client.read_deployment_by_name(SHARD_DEPLOYMENT)
+            deployment = await client.read_deployment_by_name(GENERATE_SHARD)
         except ObjectNotFound:
             deployment = None
     if deployment is None or deployment.work_pool_name is None:
         get_run_logger().info(
             "%s is not on a work pool (no `datagems deploy`), so this machine makes the shards "
             "of every peer (%s)",
-            SHARD_DEPLOYMENT,
+            GENERATE_SHARD,
             ", ".join(sorted(peers)),
         )
         return False
@@ -191,26 +190,12 @@ async def _run_here(
 async def _run_on_peers(store: KVStore, tracker: _JobTracker, shards: list[Shard]) -> list[Shard]:
     job = tracker.job
     parent = current_flow_run_id() or job.id
+    launcher = Launcher()
     runs: dict[str, FlowRun] = {}
     for shard in shards:
         if shard.status == "succeeded" and shard.retry_pass >= job.retry_pass:
             continue
-        try:
-            runs[shard.shard_key] = await arun_deployment(
-                name=SHARD_DEPLOYMENT,
-                parameters={"job_id": job.id, "shard_key": shard.shard_key},
-                work_queue_name=shard.peer_id,
-                flow_run_name=job.run_name(f" shard {shard.shard_key}"),
-                tags=job.run_tags(),
-                idempotency_key=f"{parent}:{shard.shard_key}:{job.retry_pass}",
-                timeout=0,
-                as_subflow=True,
-            )
-        except ObjectNotFound:
-            raise ServiceUnavailable(
-                f"deployment {SHARD_DEPLOYMENT} is no longer registered: run `datagems deploy` "
-                "and `datagems worker` on every peer"
-            ) from None
+        runs[shard.shard_key] = await launcher.start_shard(job, shard, parent=parent)
     peer_of = {shard.shard_key: shard.peer_id for shard in shards}
     waiting_told: set[str] = set()
     async with get_client() as client:
@@ -264,39 +249,17 @@ async def _store_dataset(store: KVStore, files: FileStore, job: Job) -> str | No
         return await files.put_file(path.name, path)
 
 
-async def _summarise(store: KVStore, files: FileStore, job: Job) -> None:
-    rows = await sample_records(store, files, job.id)
+async def _summarise(store: KVStore, job: Job) -> None:
     totals = sum_shards(await read_shards(store, job.id))
-    markdown = render_summary(job, totals, field_statistics(rows), sampled=len(rows))
-    await publish_summary(job, markdown)
-
-
-async def _mark_interrupted(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
-    """Prefect stopped the run (cancelled or crashed): record it on the job, keeping its data."""
-    del flow
-    job_id = str(flow_run.parameters.get("job_id", ""))
-    settings = get_settings()
-    store = open_store(settings)
-    try:
-        job = await read_job(store, job_id)
-        if job.is_finished:
-            return
-        totals = sum_shards(await read_shards(store, job_id))
-        if state.is_cancelled() or state.is_cancelling():
-            await mark_finished(store, job, status="cancelled", error=None, totals=totals)
-        else:
-            reason = state.message or f"the flow run ended {state.type.value.lower()}"
-            await mark_finished(store, job, status="failed", error=reason, totals=totals)
-    finally:
-        await store.close()
+    await publish_summary(job, render_run_summary(job, totals))
 
 
 @prefect.flow(
     name="generate-dataset",
     log_prints=False,
     persist_result=False,
-    on_cancellation=[_mark_interrupted],
-    on_crashed=[_mark_interrupted],
+    on_cancellation=[record_stopped_run],
+    on_crashed=[record_stopped_run],
 )
 async def generate_dataset(job_id: str) -> dict[str, Any]:
     """Generate (or resume) a job's dataset; returns the final job record."""

@@ -34,7 +34,13 @@ from datagems_core.settings import Settings, get_settings
 from datagems_core.shard_lease import hold_shard, shard_owner
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
-from flows.progress import ProgressArtifact, artifact_key, current_flow_run_id, label_flow_run
+from flows.progress import (
+    ProgressArtifact,
+    artifact_key,
+    current_flow_run_id,
+    label_flow_run,
+    linkable_flow_run_id,
+)
 
 _CHEAP: dict[str, Any] = {
     "cache_policy": NO_CACHE,
@@ -118,7 +124,7 @@ async def run_shard_tasks(
             runner=runner,
             unit_size=unit_size,
             on_checkpoint=on_checkpoint,
-            flow_run_id=current_flow_run_id(),
+            flow_run_id=linkable_flow_run_id(),
         )
 
 

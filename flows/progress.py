@@ -12,6 +12,7 @@ import contextlib
 import logging
 import re
 import time
+from contextvars import ContextVar
 from uuid import UUID
 
 import httpx
@@ -40,6 +41,17 @@ def artifact_key(kind: str, job_id: str) -> str:
 def current_flow_run_id() -> str | None:
     context = FlowRunContext.get()
     return str(context.flow_run.id) if context and context.flow_run else None
+
+
+# False while a flow runs against a Prefect server that ends with the command (`datagems
+# generate` without PREFECT_API_URL): its run ids would be links that lead nowhere.
+links_last: ContextVar[bool] = ContextVar("datagems_links_last", default=True)
+
+
+def linkable_flow_run_id() -> str | None:
+    """The current flow run's id, to keep on the job or shard; None when the server is
+    temporary."""
+    return current_flow_run_id() if links_last.get() else None
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentUser, FileStoreDep, KVStoreDep, Principal, SettingsDep
-from api.flow_runner import FlowRunner, FlowRunnerDep, start_job_run
+from api.flow_runner import FlowRunner, FlowRunnerDep
 from api.job_schemas import (
     JobCreate,
     JobPublic,
@@ -47,6 +47,7 @@ from datagems_core.exports import MEDIA_TYPES, ExportSummary, iter_export_bytes,
 from datagems_core.file_names import content_disposition, file_name_for
 from datagems_core.job_files import delete_job_files, job_file_ids
 from datagems_core.job_models import InferenceChoice, Job
+from datagems_core.job_starts import requeue_for_retry
 from datagems_core.job_views import describe_job, list_all_jobs, read_record_page
 from datagems_core.jobs import (
     create_job,
@@ -54,12 +55,12 @@ from datagems_core.jobs import (
     list_job_texts_for_user,
     read_job,
     request_cancel,
-    retry_failed_records,
 )
 from datagems_core.records import draft_schema
 from datagems_core.schemas import sanitize_schema
 from datagems_core.shards import peers_for
 from datagems_core.store.base import KVStore
+from flows.launch import launch_job
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -158,7 +159,7 @@ async def create_job_route(
         seed=body.seed,
         inference=definition.inference,
     )
-    job = await start_job_run(store, runner, job)
+    job = await launch_job(store, runner, job)
     return JobPublic(job=job.to_record(), warnings=definition.warnings)
 
 
@@ -252,10 +253,11 @@ async def _stop_run(runner: FlowRunner, job: Job) -> str | None:
 async def retry_job(
     job_id: str, user: CurrentUser, store: KVStoreDep, runner: FlowRunnerDep
 ) -> JobPublic:
-    """Regenerate only the failed records, in a new flow run."""
+    """Go on with a stopped job's records never made, else regenerate its failed records, in a
+    new flow run."""
     await read_visible_job(store, user, job_id)
-    job = await retry_failed_records(store, job_id)
-    job = await start_job_run(store, runner, job)
+    job = await requeue_for_retry(store, job_id)
+    job = await launch_job(store, runner, job)
     return JobPublic(job=job.to_record())
 
 

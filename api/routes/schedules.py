@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, KVStoreDep, Principal, SettingsDep
-from api.flow_runner import RECURRING_DEPLOYMENT, FlowRunnerDep
+from api.flow_runner import FlowRunnerDep
 from api.job_schemas import (
     ScheduleCreate,
     ScheduleJobsPublic,
@@ -39,6 +39,7 @@ from datagems_core.schedules import (
     write_schedule,
 )
 from datagems_core.store.base import KVStore
+from flows.launch import BUILD_RECURRING_DATASET
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/schedules", tags=["schedules"])
@@ -58,7 +59,7 @@ async def _public(store: KVStore, schedule: Schedule) -> dict[str, Any]:
         **schedule.to_record(),
         "nextRunAt": schedule.next_run_at(),
         "latestVersion": versions[-1].version if versions else None,
-        "deployment": RECURRING_DEPLOYMENT,
+        "deployment": BUILD_RECURRING_DATASET,
     }
 
 

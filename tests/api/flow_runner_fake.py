@@ -10,7 +10,7 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from api.flow_runner import PrefectSchedule, get_flow_runner
+from api.flow_runner import get_flow_runner
 from datagems_core.errors import ServiceUnavailable
 from datagems_core.files.local import LocalFileStore
 from datagems_core.generation import run_shard
@@ -19,6 +19,7 @@ from datagems_core.jobs import mark_finished, mark_running, read_job, read_shard
 from datagems_core.schedules import Schedule
 from datagems_core.settings import Settings
 from datagems_core.store.base import KVStore
+from flows.schedules import PrefectSchedule
 from tests.support.api_fixtures import ApiHarness, start_harness
 
 PEOPLE_SCHEMA = {
@@ -46,13 +47,13 @@ class FakeFlowRunner:
         if self.unavailable:
             raise ServiceUnavailable(self.unavailable)
 
-    async def start_job(self, job: Job) -> str:
+    async def start_job(
+        self, job: Job, *, tags: tuple[str, ...] = (), as_subflow: bool = False
+    ) -> str:
+        del tags, as_subflow
         self._check()
         self.started.append(job)
         return f"00000000-0000-4000-8000-{len(self.started):012d}"
-
-    async def resume_job(self, job: Job) -> str | None:
-        return await self.start_job(job)
 
     async def cancel_flow_run(self, flow_run_id: str) -> None:
         self._check()

@@ -347,6 +347,23 @@ def test_retry_regenerates_failed_records_in_a_new_run(api, runner, fake_gateway
     assert nothing_left.status_code == 409
 
 
+def test_retry_goes_on_with_the_records_a_stopped_job_never_made(api, runner):
+    job = _people_job(api.alice, total=4)
+    cancelled = api.alice.post(f"/api/jobs/{job['id']}/cancel", headers=CSRF)
+    assert cancelled.json()["job"]["status"] == "cancelled"  # before any record was made
+
+    response = api.alice.post(f"/api/jobs/{job['id']}/retry", headers=CSRF)
+
+    assert response.status_code == 200, response.text
+    queued = response.json()["job"]
+    assert (queued["status"], queued["retryPass"], queued["resumes"]) == ("queued", 0, 0)
+    assert runner.started[-1].id == job["id"] and runner.started[-1].retry_pass == 0
+    done = run_job_here(api, job["id"])
+    assert (done.status, done.total_ok, done.total_failed) == ("succeeded", 4, 0)
+    nothing_left = api.alice.post(f"/api/jobs/{job['id']}/retry", headers=CSRF)
+    assert nothing_left.status_code == 409
+
+
 def test_delete_job_removes_it(api):
     job = _people_job(api.alice, total=2)
     run_job_here(api, job["id"])

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import polars as pl
+import psutil
 import pytest
 
 from datagems_core.files.local import LocalFileStore
@@ -194,3 +195,43 @@ def test_generate_keeps_its_state_in_cstore_and_r1fs(workdir, ratio1_node):
     assert ratio1_node.requests() > before
     job_id = JOB_LINE.search(result.stderr).group(1)
     assert any(job_id in str(value) for value in ratio1_node.state()["cstore"].values())
+
+
+def test_generate_killed_with_9_leaves_no_temporary_prefect_server_nor_temp_dir(
+    workdir, fake_gateway
+):
+    data_dir = Path(os.environ["DATAGEMS_DATA_DIR"])
+    tmp = workdir / "tmp"
+    tmp.mkdir()
+    env = {k: v for k, v in cli_env().items() if not k.startswith("PREFECT_")}
+    env["TMPDIR"] = str(tmp)  # where the temporary server's directory goes
+    fake_gateway.configure(latency_ms=100)
+    args = generate_args("people.jsonl", 300, "--gateway", fake_gateway.openai_base)
+    process = subprocess.Popen(
+        [*CLI, *args], cwd=workdir, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
+    try:
+        job_id = JOB_LINE.search(process.stderr.readline().decode()).group(1)
+        deadline = time.monotonic() + 120
+        while progress_of(data_dir, job_id)[1] < 5:
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        children = psutil.Process(process.pid).children(recursive=True)
+        assert children and list(tmp.glob("datagems-prefect-*"))  # the temporary server
+    finally:
+        process.kill()  # kill -9
+        process.wait()
+        process.stderr.close()
+
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert alive == []
+    assert list(tmp.iterdir()) == []
+
+    async def read() -> str | None:
+        store = SqliteStore(path=data_dir / "store.sqlite3")
+        try:
+            return (await read_job(store, job_id)).flow_run_id
+        finally:
+            await store.close()
+
+    assert asyncio.run(read()) is None  # no link to a server that is gone

@@ -29,17 +29,13 @@ from datagems_core.settings import Settings, load_settings
 from datagems_core.store.factory import open_store
 from datagems_core.users import create_user
 from deployments.prefect_server import PrefectServer
+from flows.launch import DEPLOYMENTS
 from tests.e2e.peer_fixtures import peer_cluster  # noqa: F401  (the two-peer cluster)
 from tests.support.api_fixtures import CSRF, login
 from tests.support.gateway_fixtures import FakeGatewayServer
 from tests.support.processes import REPO
 
 T = TypeVar("T")
-DEPLOYMENTS = (
-    "generate-dataset/default",
-    "generate-shard/default",
-    "build-recurring-dataset/default",
-)
 USER, PASSWORD = "erin", "erin-password-for-e2e"
 ADMIN_PASSWORD = "admin-password-for-e2e"
 _OURS = ("DATAGEN_", "DATAGEMS_", "EE_", "R1EN_", "CSTORE_", "R1FS_", "PREFECT_")

@@ -36,13 +36,14 @@ from datagems_core.settings import get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 from datagems_core.stored_records import iter_ok_records
-from flows.generate_dataset import SHARD_DEPLOYMENT, generate_dataset
+from flows.generate_dataset import generate_dataset
+from flows.launch import GENERATE_DATASET, GENERATE_SHARD
 from tests.api.flow_runner_fake import PEOPLE_SCHEMA
 from tests.e2e.peer_fixtures import PEERS, PeerCluster, wait_until
 from tests.flows.helpers import create_stored_job
 
 T = TypeVar("T")
-JOB_DEPLOYMENT = "generate-dataset/default"
+JOB_DEPLOYMENT = GENERATE_DATASET
 CHAT_PATH = "/v1/chat/completions"
 A, B = PEERS
 
@@ -202,7 +203,7 @@ async def test_job_over_two_peers_without_a_work_pool_makes_every_shard_here(
     # queue of a deployment without a pool, which used to fail every job there.
     async with get_client() as client:
         try:
-            served = await client.read_deployment_by_name(SHARD_DEPLOYMENT)
+            served = await client.read_deployment_by_name(GENERATE_SHARD)
         except ObjectNotFound:
             served = None
     assert served is None or served.work_pool_name is None

@@ -16,7 +16,9 @@ import httpx
 import polars as pl
 
 from api import flow_runner
-from api.flow_runner import resume_unfinished_jobs
+from flows import launch
+from flows.launch import resume_unfinished_jobs
+from flows.schedules import SchedulingLauncher
 from tests.api.flow_runner_fake import PEOPLE_SCHEMA
 from tests.e2e.conftest import Stack, wait_for
 from tests.support.processes import free_port
@@ -228,7 +230,7 @@ def test_a_schedule_is_a_prefect_schedule_that_builds_new_versions(stack, client
 
 
 def test_the_api_says_clearly_when_no_deployment_is_served(stack, client, monkeypatch):
-    monkeypatch.setattr(flow_runner, "GENERATE_DEPLOYMENT", "generate-dataset/nowhere")
+    monkeypatch.setattr(launch, "GENERATE_DATASET", "generate-dataset/nowhere")
     response = client.post(
         "/api/jobs",
         json={"title": "P", "instructions": "x", "schema": PEOPLE_SCHEMA, "totalRecords": 2},
@@ -239,8 +241,8 @@ def test_the_api_says_clearly_when_no_deployment_is_served(stack, client, monkey
     assert body["details"]["job"]["status"] == "failed"
 
     dead = f"http://127.0.0.1:{free_port()}/api"
-    client.app.dependency_overrides[flow_runner.get_flow_runner] = lambda: (
-        flow_runner.PrefectFlowRunner(api_url=dead)
+    client.app.dependency_overrides[flow_runner.get_flow_runner] = lambda: SchedulingLauncher(
+        api_url=dead
     )
     try:
         response = client.post(

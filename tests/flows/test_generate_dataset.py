@@ -83,7 +83,9 @@ async def test_small_job_runs_one_task_per_record_and_shows_in_the_ui(monkeypatc
     progress = next(a for a in artifacts if a.type == "progress")
     assert float(progress.data) == 100.0
     summary = next(a for a in artifacts if a.type == "markdown")
-    assert "| plan | string |" in summary.data and "| 10 | 10 | 0 |" in summary.data
+    assert "| 10 | 10 | 0 |" in summary.data and "Shop customers" in summary.data
+    # Only the title of what the user wrote or got back: no owner, fields or values.
+    assert "alice" not in summary.data and "plan" not in summary.data
 
 
 async def test_large_job_runs_one_task_per_checkpoint_batch(monkeypatch):
