@@ -50,14 +50,18 @@ def find_model_file(venv: Path = MODEL_VENV) -> Path | None:
     return None
 
 
+class ModelMissing(RuntimeError):
+    """The model server or its model is not installed (`make model` installs both)."""
+
+
 def model_server_command(port: int, venv: Path = MODEL_VENV) -> list[str]:
-    """How the server is started; fails the test run (never skips) when it is not installed."""
+    """How the server is started; raises ModelMissing when it is not installed."""
     python = venv / "bin" / "python"
     if not python.exists():
-        pytest.fail(f"{venv} is missing: run `make model` to install the real model server")
+        raise ModelMissing(f"{venv} is missing: run `make model` to install the model server")
     model = find_model_file(venv)
     if model is None:
-        pytest.fail(f"{MODEL_FILE} is not in {venv}: run `make model` to install it")
+        raise ModelMissing(f"{MODEL_FILE} is not in {venv}: run `make model` to install it")
     return [
         str(python),
         "-m",
@@ -76,6 +80,7 @@ def model_server_command(port: int, venv: Path = MODEL_VENV) -> list[str]:
 
 
 def start_model_server(log_path: Path) -> ModelServer:
+    """Start the server on a free port and wait until it answers (the bench uses it too)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = model_server_command(port)
@@ -104,8 +109,12 @@ def start_model_server(log_path: Path) -> ModelServer:
 
 @pytest.fixture(scope="session")
 def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServer]:
-    """The real model server, shared by the session's tests and stopped at its end."""
-    server = start_model_server(tmp_path_factory.mktemp("model_server") / "llama_cpp.log")
+    """The real model server, shared by the session's tests and stopped at its end. Tests that
+    need it fail (never skip) when it is not installed."""
+    try:
+        server = start_model_server(tmp_path_factory.mktemp("model_server") / "llama_cpp.log")
+    except ModelMissing as exc:
+        pytest.fail(str(exc))
     try:
         yield server
     finally:
