@@ -89,13 +89,15 @@ class Negotiation:
     async def turn(self) -> AsyncIterator[Turn]:
         """The form to send now. While no form is confirmed, one call at a time holds the trial
         and the others wait here for its outcome."""
-        if self.is_confirmed:
-            yield Turn(self.form, is_trial=False)
-            return
-        async with self._lock:
-            if not self._is_loaded:
-                await self._load()
-            yield Turn(self.form, is_trial=not self.is_confirmed)
+        if not self.is_confirmed:
+            async with self._lock:
+                if not self._is_loaded:
+                    await self._load()
+                if not self.is_confirmed:
+                    yield Turn(self.form, is_trial=True)
+                    return
+        # Confirmed, perhaps while this call waited: no lock held, calls run side by side.
+        yield Turn(self.form, is_trial=False)
 
     async def confirm(self, turn: Turn) -> None:
         """The gateway answered in `turn.form`: remember it here and in the store."""

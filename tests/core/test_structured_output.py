@@ -12,6 +12,7 @@ from datagems_core.errors import ConfigError, InferenceRejected
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.inference.negotiation import (
     STORE_HKEY,
+    Negotiation,
     forget_confirmed_forms,
     gateway_key,
 )
@@ -148,3 +149,25 @@ def test_gateway_key_hides_credentials():
     key = gateway_key("https://user:secret@gw.example.com/v1", "m")
     assert "secret" not in key and key.endswith(" m")
     assert GatewayConfig(base_url="http://a/v1").base_url == "http://a/v1"
+
+
+async def test_calls_that_waited_for_a_trial_run_side_by_side_once_it_ends():
+    negotiation = Negotiation(base_url="http://gw.example.com/v1", model="m")
+    on_trial = asyncio.Event()
+
+    async def trial():
+        async with negotiation.turn() as turn:
+            assert turn.is_trial
+            on_trial.set()
+            await asyncio.sleep(0.01)
+            await negotiation.confirm(turn)
+
+    async def waiting():
+        await on_trial.wait()
+        async with negotiation.turn() as turn:
+            return turn, negotiation._lock.locked()
+
+    _, *waited = await asyncio.gather(trial(), waiting(), waiting())
+    assert [(turn.form, turn.is_trial, locked) for turn, locked in waited] == [
+        ("json_schema", False, False)
+    ] * 2
