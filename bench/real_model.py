@@ -1,6 +1,6 @@
 """Against a real model server (llama-cpp-python with SmolLM2-135M-Instruct, `make model`).
 
-    python -m bench.real_model [--sizes 40] [--concurrency 2]
+    python -m bench.real_model [--sizes 20] [--concurrency 2]
 
 Three measurements, all through the same server on the server CPU:
 
@@ -188,9 +188,13 @@ async def measure(server: ModelServer, total: int, concurrency: int) -> list[Lin
     await _replay_datagems(server, full[: min(4, total)], concurrency)  # warm the server
     ours: list[dict[str, Any]] = []
     bare: list[dict[str, Any]] = []
-    for _ in range(ROUNDS):
-        ours.append(await _replay_datagems(server, full, concurrency))
-        bare.append(await _replay_bare(server, full, concurrency))
+    for round_ in range(ROUNDS):  # ABBA: neither side always runs on a warmer server
+        if round_ % 2 == 0:
+            ours.append(await _replay_datagems(server, full, concurrency))
+            bare.append(await _replay_bare(server, full, concurrency))
+        else:
+            bare.append(await _replay_bare(server, full, concurrency))
+            ours.append(await _replay_datagems(server, full, concurrency))
     ours_rate = sum(f["calls"] for f in ours) / sum(f["seconds"] for f in ours)
     bare_rate = sum(f["calls"] for f in bare) / sum(f["seconds"] for f in bare)
     ratio = ours_rate / bare_rate if bare_rate else 0.0
@@ -203,6 +207,9 @@ async def measure(server: ModelServer, total: int, concurrency: int) -> list[Lin
                     "calls/s": f"{ours_rate:.2f}",
                     "bare calls/s": f"{bare_rate:.2f}",
                     "ratio": f"{ratio:.3f}",
+                    "per round": "/".join(
+                        f"{_rate(o) / _rate(b):.2f}" for o, b in zip(ours, bare, strict=True)
+                    ),
                     "completion tok": f"{sum(f['completion_tokens'] for f in ours)}"
                     f" vs {sum(f['completion_tokens'] for f in bare)}",
                 },
@@ -224,8 +231,8 @@ async def measure(server: ModelServer, total: int, concurrency: int) -> list[Lin
                 {
                     "prompt tok/call": f"{full_tokens:.0f}",
                     "shared prefix tok": f"{prefix_tokens:.0f} ({prefix_tokens / full_tokens:.0%})",
-                    "s/call with variation": f"{with_variation['seconds'] / total * concurrency:.2f}",
-                    "s/call prefix only": f"{alone['seconds'] / total * concurrency:.2f}",
+                    "s/call with variation": f"{1 / _rate(with_variation):.2f}",
+                    "s/call prefix only": f"{1 / _rate(alone):.2f}",
                 },
                 raw={"prefix": alone, "full": with_variation},
             )
@@ -235,7 +242,7 @@ async def measure(server: ModelServer, total: int, concurrency: int) -> list[Lin
 
 
 def run(
-    stack: Stack | None = None, *, sizes: Sequence[int] = (40,), concurrency: int = 2
+    stack: Stack | None = None, *, sizes: Sequence[int] = (20,), concurrency: int = 2
 ) -> list[Line]:
     root = stack.case_dir("real-model") if stack else Path(tempfile.mkdtemp(prefix="real-model-"))
     with pinned(SERVER_CPU):
@@ -251,7 +258,7 @@ def run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="40", help="comma-separated record counts")
+    parser.add_argument("--sizes", default="20", help="comma-separated record counts")
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
     run(sizes=[int(s) for s in args.sizes.split(",")], concurrency=args.concurrency)

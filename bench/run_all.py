@@ -40,7 +40,7 @@ FULL: dict[str, dict[str, Any]] = {
     "resume": {"sizes": (2000,)},
     "exports": {"sizes": (1_000_000,)},
     "api": {"sizes": (1000,)},
-    "real_model": {"sizes": (40,), "concurrency": 2},
+    "real_model": {"sizes": (20,), "concurrency": 2},
 }
 SMOKE: dict[str, dict[str, Any]] = {
     "throughput": {"sizes": (30,), "concurrency": 8, "latency_ms": 20.0},
