@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -24,7 +25,7 @@ from datagems_core.store.sqlite import SqliteStore
 from tests.cli.test_generate_command import JOB_LINE, cli_env, run_cli
 from tests.e2e.conftest import Stack, wait_for
 from tests.support.api_fixtures import ADMIN_PASSWORD, CSRF, login, make_settings
-from tests.support.model_server import ModelServer
+from tests.support.model_server import ModelMissing, ModelServer, model_server_command
 
 CITY_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -141,3 +142,15 @@ def test_a_rest_job_shows_the_form_its_gateway_took(stack: Stack, client, gatewa
     assert view["progress"]["ok"] == 10
     by_form = gateway.stats()["by_form"]
     assert by_form == {"json_schema": 1, "json_object_schema": 10}  # refused once, not per record
+
+
+def test_a_missing_model_server_says_to_run_make_model(tmp_path):
+    venv = tmp_path / ".venv-model"
+    with pytest.raises(ModelMissing, match=r"is missing: run `make model`"):
+        model_server_command(8000, venv=venv)
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text("")
+    with pytest.raises(
+        ModelMissing, match=r"SmolLM2-135M-Instruct.Q4_1.gguf is not in .*make model"
+    ):
+        model_server_command(8000, venv=venv)
