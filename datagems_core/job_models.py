@@ -83,6 +83,8 @@ class Job(StoredModel):
     resumes: int = 0  # automatic resumes after a crashed run, in the current pass
     dataset_cid: str | None = None
     dataset_format: str | None = None
+    # The structured-output form the gateway answered in (negotiation), from the shards.
+    structured_output: str | None = None
 
     @property
     def is_finished(self) -> bool:
@@ -119,6 +121,7 @@ class Shard(StoredModel):
     last_update_at: str | None = None
     error: str | None = None
     flow_run_id: str | None = None
+    structured_output: str | None = None
 
     @property
     def is_finished(self) -> bool:
@@ -131,6 +134,7 @@ class Totals(StoredModel):
     failure_reasons: dict[str, int] = Field(default_factory=dict)
     tokens: Tokens = Field(default_factory=Tokens)
     attempts: int = 0
+    structured_output: str | None = None
 
     @property
     def done(self) -> int:
@@ -153,4 +157,5 @@ def sum_shards(shards: list[Shard]) -> Totals:
             total=sum(s.tokens.total for s in shards),
         ),
         attempts=sum(s.attempts for s in shards),
+        structured_output=next((s.structured_output for s in shards if s.structured_output), None),
     )

@@ -48,7 +48,11 @@ async def describe_job(store: KVStore, files: FileStore, job: Job) -> dict[str, 
     except (FileStoreError, NotFound):
         details = {"error": "Unable to load job details"}
     return {
-        "job": job.to_record(),
+        "job": {
+            **job.to_record(),
+            "structuredOutput": (totals.structured_output if totals else None)
+            or job.structured_output,
+        },
         "shards": [shard.to_record() for shard in shards],
         "progress": {
             "done": done,

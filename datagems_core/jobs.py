@@ -301,6 +301,7 @@ def _with_totals(job: Job, totals: Totals) -> Job:
             "total_generated": totals.done,
             "failure_reasons": totals.failure_reasons,
             "tokens": totals.tokens,
+            "structured_output": totals.structured_output or job.structured_output,
         }
     )
 

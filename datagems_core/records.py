@@ -38,6 +38,7 @@ from datagems_core.schemas import (
 )
 from datagems_core.settings import Settings
 from datagems_core.size_limits import SizeLimits
+from datagems_core.store.base import KVStore
 from datagems_core.variation import VariationPlan
 
 logger = logging.getLogger("datagems.inference")
@@ -109,6 +110,11 @@ class RecordResult:
 class RecordMaker(Protocol):
     async def make_record(self, index: int) -> RecordResult: ...
 
+    @property
+    def structured_output(self) -> str | None:
+        """The structured-output form the gateway answered in; None before that or for the mock."""
+        ...
+
 
 class MockRecordMaker:
     """Records from the built-in mock gateway: no network, deterministic per (seed, index)."""
@@ -119,6 +125,10 @@ class MockRecordMaker:
         self.limits = validator.limits
         self.latency = latency_ms / 1000
         self.variations = VariationPlan(spec.schema, seed=spec.seed, dataset_mode=spec.dataset_mode)
+
+    @property
+    def structured_output(self) -> str | None:
+        return None
 
     async def make_record(self, index: int) -> RecordResult:
         started = time.perf_counter()
@@ -169,6 +179,10 @@ class ModelRecordMaker:
         self._schema_keys_are_fields = bool({"properties", "$schema"} & properties.keys())
         self.variations = VariationPlan(spec.schema, seed=spec.seed, dataset_mode=spec.dataset_mode)
 
+    @property
+    def structured_output(self) -> str | None:
+        return self.client.negotiation.confirmed_form
+
     async def make_record(self, index: int) -> RecordResult:
         started = time.perf_counter()
         variation = self.variations.sample(index)
@@ -213,21 +227,31 @@ def _failed(
 
 @asynccontextmanager
 async def open_record_maker(
-    *, settings: Settings, spec: RecordSpec, gateway: GatewayConfig | None
+    *,
+    settings: Settings,
+    spec: RecordSpec,
+    gateway: GatewayConfig | None,
+    store: KVStore | None = None,
 ) -> AsyncIterator[RecordMaker]:
-    """A record maker for `spec`; `gateway=None` means the built-in mock gateway."""
+    """A record maker for `spec`; `gateway=None` means the built-in mock gateway. The `store`
+    shares the gateway's structured-output form between workers."""
     limits = SizeLimits.from_settings(settings)
     validate_schema(spec.schema, limits)  # again here: a stored job may not have come via the API
     validator = record_validator(spec.schema, limits)
     if gateway is None:
         yield MockRecordMaker(spec=spec, validator=validator, latency_ms=settings.mock_latency_ms)
         return
-    async with open_inference_client(settings=settings, gateway=gateway) as client:
+    async with open_inference_client(settings=settings, gateway=gateway, store=store) as client:
         yield ModelRecordMaker(spec=spec, validator=validator, client=client)
 
 
 async def draft_schema(
-    *, settings: Settings, instructions: str, dataset_mode: bool, gateway: GatewayConfig | None
+    *,
+    settings: Settings,
+    instructions: str,
+    dataset_mode: bool,
+    gateway: GatewayConfig | None,
+    store: KVStore | None = None,
 ) -> tuple[dict[str, Any], TokenUsage]:
     """A JSON Schema for the instructions, sanitised and validated, and the tokens it took.
 
@@ -241,12 +265,13 @@ async def draft_schema(
         parameters={**_DRAFT_PARAMETERS, **gateway.parameters},
         schema=SCHEMA_DRAFT_SHAPE,
         schema_name="record_schema",
+        prompt_schema=True,
     )
 
     def check(value: dict[str, Any]) -> list[str]:
         return _schema_problems(value, dataset_mode=dataset_mode)
 
-    async with open_inference_client(settings=settings, gateway=gateway) as client:
+    async with open_inference_client(settings=settings, gateway=gateway, store=store) as client:
         answer = await ask_for_object(client, template, [], check)
     if answer.value is None:
         raise InferenceError(

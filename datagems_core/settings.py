@@ -244,6 +244,10 @@ class Settings(BaseSettings):
     )
     inference_rpm: int | None = Field(None, ge=1, validation_alias="DATAGEMS_INFERENCE_RPM")
     mock_latency_ms: float = Field(0.0, ge=0, validation_alias="DATAGEMS_MOCK_LATENCY_MS")
+    # Structured output: "auto" negotiates per gateway and model; a form name forces that form.
+    structured_output: Literal[
+        "auto", "json_schema", "json_object_schema", "json_object", "prompt"
+    ] = Field("auto", validation_alias="DATAGEMS_STRUCTURED_OUTPUT")
 
     # Jobs
     update_every_k: int = Field(50, ge=1, validation_alias="DATAGEN_UPDATE_EVERY_K_REQUESTS")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from datagems_core.inference.negotiation import forget_confirmed_forms
 from datagems_core.settings import get_settings
 
 pytest_plugins = [
@@ -16,6 +17,7 @@ pytest_plugins = [
     "tests.support.prefect_fixtures",
     "tests.support.api_fixtures",
     "tests.support.postgres",
+    "tests.support.model_server",
 ]
 
 _PREFIXES = ("DATAGEN_", "DATAGEMS_", "EE_", "R1EN_", "CSTORE_", "R1FS_")
@@ -38,5 +40,6 @@ def clean_environ(
     monkeypatch.setenv("DATAGEMS_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))  # no stray .env is read
     get_settings.cache_clear()
+    forget_confirmed_forms()  # the forms gateways took live in the process; tests start afresh
     yield
     get_settings.cache_clear()

@@ -91,6 +91,7 @@ async def draft_job_schema(
         instructions=body.instructions,
         dataset_mode=body.dataset_mode,
         gateway=gateway,
+        store=store,
     )
     duration_ms = round((time.perf_counter() - started) * 1000, 3)
     schema, warnings = sanitize_schema(drafted)

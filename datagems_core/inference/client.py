@@ -23,6 +23,7 @@ from datagems_core.connect_guard import check_literal_host, open_guarded_session
 from datagems_core.errors import InferenceRejected
 from datagems_core.inference.concurrency import AdaptiveLimiter
 from datagems_core.inference.gateway import GatewayConfig
+from datagems_core.inference.negotiation import Negotiation, forced_form
 from datagems_core.inference.redaction import (
     mask_secrets,
     redact_headers,
@@ -33,18 +34,15 @@ from datagems_core.inference.retry import parse_retry_after
 from datagems_core.inference.wire import (
     Reply,
     ReplyError,
-    ResponseFormatMode,
     decode_json,
     error_message,
     read_reply,
 )
 from datagems_core.settings import Settings
+from datagems_core.store.base import KVStore
 
 logger = logging.getLogger("datagems.inference")
 
-# Gateways (by base URL) that refused `json_schema` and take `json_object` instead, for the
-# life of the process: asking again per record would cost every record a failed call.
-_json_object_gateways: set[str] = set()
 _FATAL_STATUSES = frozenset({400, 401, 403, 404, 405, 413, 422})
 _OVERLOAD_STATUSES = frozenset({429, 503})
 _LOG_LIMIT = 4000
@@ -70,10 +68,16 @@ class TransientFailure(Exception):
 
 
 class ResponseFormatRejected(Exception):
-    """The gateway refused our `response_format`; another form may work."""
+    """The gateway's error names `response_format` (at any status): another form may work.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(mask_secrets(message))
+    `failure` is what the same error means when no `response_format` was sent.
+    """
+
+    def __init__(self, message: str, *, failure: TransientFailure | InferenceRejected) -> None:
+        message = mask_secrets(message)
+        super().__init__(message)
+        self.message = message
+        self.failure = failure
 
 
 class InferenceClient:
@@ -87,6 +91,7 @@ class InferenceClient:
         limiter: AdaptiveLimiter,
         log_requests: bool = False,
         max_reply_bytes: int = 4_194_304,
+        negotiation: Negotiation | None = None,
     ) -> None:
         self.transport = transport
         self.max_reply_bytes = max_reply_bytes
@@ -94,6 +99,9 @@ class InferenceClient:
         self.limiter = limiter
         self.url = gateway.url
         self.log_requests = log_requests
+        self.negotiation = negotiation or Negotiation(
+            base_url=gateway.base_url, model=gateway.model
+        )
         self._secrets = [gateway.api_key.get_secret_value()] if gateway.api_key else []
         # Built once: a request is these plus its body. Calling the transport directly skips
         # httpx.AsyncClient's per-request URL merging, auth, redirect and cookie handling,
@@ -102,18 +110,6 @@ class InferenceClient:
         self._headers = request_headers(gateway)
         timeout = httpx.Timeout(gateway.timeout_seconds, connect=min(gateway.timeout_seconds, 10.0))
         self._extensions = {"timeout": timeout.as_dict()}
-
-    @property
-    def response_format(self) -> ResponseFormatMode:
-        return "json_object" if self.gateway.base_url in _json_object_gateways else "json_schema"
-
-    def use_json_object(self) -> None:
-        """Remember that this gateway wants `json_object` with the schema."""
-        _json_object_gateways.add(self.gateway.base_url)
-        logger.info(
-            "gateway %s refused response_format json_schema; using json_object from now on",
-            redact_url(self.gateway.base_url),
-        )
 
     async def send(self, body: bytes) -> Reply:
         """POST one chat body; raises TransientFailure, ResponseFormatRejected or InferenceRejected."""
@@ -192,18 +188,21 @@ class InferenceClient:
                     f"rate limited by the gateway (429): {message}",
                     retry_after=parse_retry_after(response.headers.get("retry-after")),
                 )
-            if status in (400, 422) and "response_format" in message.lower():
-                raise ResponseFormatRejected(message)
+            failure: TransientFailure | InferenceRejected
             if status in _FATAL_STATUSES:
-                raise InferenceRejected(
+                failure = InferenceRejected(
                     f"the gateway at {redact_url(self.url)} rejected the request "
                     f"({status}): {message}",
                     details={"status": status},
                 )
-            raise TransientFailure(
-                f"gateway error {status}: {message}",
-                retry_after=parse_retry_after(response.headers.get("retry-after")),
-            )
+            else:
+                failure = TransientFailure(
+                    f"gateway error {status}: {message}",
+                    retry_after=parse_retry_after(response.headers.get("retry-after")),
+                )
+            if _names_response_format(message):
+                raise ResponseFormatRejected(f"({status}) {message}", failure=failure)
+            raise failure
         try:
             data = decode_json(response.content)
         except ValueError:
@@ -230,6 +229,11 @@ class InferenceClient:
             json.dumps(redact_headers(response.headers.items())),
             redact_text(response.text, self._secrets)[:_LOG_LIMIT],
         )
+
+
+def _names_response_format(message: str) -> bool:
+    lowered = message.lower()
+    return "response_format" in lowered or "json_schema" in lowered
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -287,9 +291,12 @@ def build_transport(gateway: GatewayConfig) -> httpx.AsyncBaseTransport:
 
 @asynccontextmanager
 async def open_inference_client(
-    *, settings: Settings, gateway: GatewayConfig
+    *, settings: Settings, gateway: GatewayConfig, store: KVStore | None = None
 ) -> AsyncIterator[InferenceClient]:
-    """An InferenceClient with its own connection pool and limiter, closed on exit."""
+    """An InferenceClient with its own connection pool and limiter, closed on exit.
+
+    With a `store`, the structured-output form found for the gateway is shared through it.
+    """
     transport = build_transport(gateway)
     try:
         yield InferenceClient(
@@ -298,6 +305,12 @@ async def open_inference_client(
             limiter=AdaptiveLimiter(ceiling=gateway.ceiling, rpm=gateway.rpm),
             log_requests=settings.log_inference_requests,
             max_reply_bytes=settings.max_reply_bytes,
+            negotiation=Negotiation(
+                base_url=gateway.base_url,
+                model=gateway.model,
+                store=store,
+                forced=forced_form(settings.structured_output),
+            ),
         )
     finally:
         await transport.aclose()

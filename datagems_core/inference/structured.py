@@ -56,15 +56,7 @@ async def ask_for_object(
     while attempts < budget:
         attempts += 1
         try:
-            reply = await client.send(template.render(current, client.response_format))
-        except ResponseFormatRejected as exc:
-            if client.response_format == "json_object":
-                raise InferenceRejected(
-                    f"the gateway at {redact_url(client.url)} rejected response_format: {exc}"
-                ) from None
-            client.use_json_object()
-            attempts -= 1  # the gateway told us how to ask; this was not a model attempt
-            continue
+            value, spent = await _call(client, template, current)
         except TransientFailure as exc:
             reason = exc.reason
             unreachable += exc.is_unreachable
@@ -78,11 +70,9 @@ async def ask_for_object(
                     )
                 )
             continue
-        usage += reply.usage
-        try:
-            value = parse_object(reply.content)
-        except UnparseableContent as exc:
-            reason = f"unparseable reply: {exc}"
+        usage += spent
+        if isinstance(value, UnparseableContent):
+            reason = f"unparseable reply: {value}"
             continue
         errors = check(value)
         if not errors:
@@ -100,3 +90,44 @@ async def ask_for_object(
     if attempts and unreachable == attempts:
         raise InferenceUnreachable(reason, details={"url": redact_url(client.url)})
     return Answer(value=None, error=reason, attempts=attempts, usage=usage)
+
+
+async def _call(
+    client: InferenceClient, template: BodyTemplate, messages: list[bytes]
+) -> tuple[dict[str, Any] | UnparseableContent, TokenUsage]:
+    """One model attempt in the gateway's structured-output form: the parsed object (or why the
+    reply would not parse) and the tokens spent. A refused form moves to the next one within
+    the same attempt (the gateway told us how to ask; that was not a model attempt).
+
+    Raises TransientFailure and InferenceRejected.
+    """
+    negotiation = client.negotiation
+    usage = TokenUsage()
+    while True:
+        async with negotiation.turn() as turn:
+            try:
+                reply = await client.send(template.render(messages, turn.form))
+            except ResponseFormatRejected as exc:
+                if turn.form == "prompt":  # no response_format was sent: a plain error
+                    raise exc.failure from None
+                negotiation.refuse(turn, exc.message)
+                continue
+            except InferenceRejected as exc:
+                # A 400/422 to a form on trial is a refusal of the form whatever it says; if
+                # the prompt-only form gets one too, it was the request after all.
+                status = exc.details.get("status") if exc.details else None
+                if turn.is_trial and turn.form != "prompt" and status in (400, 422):
+                    negotiation.refuse(turn, exc.message)
+                    continue
+                raise
+            usage += reply.usage
+            try:
+                value = parse_object(reply.content)
+            except UnparseableContent as exc:
+                if negotiation.is_ignored(turn):
+                    continue
+                if turn.form == "prompt":
+                    await negotiation.confirm(turn)  # nothing to refuse: the form stands
+                return exc, usage
+            await negotiation.confirm(turn)
+            return value, usage

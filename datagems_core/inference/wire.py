@@ -16,7 +16,14 @@ import orjson
 
 from datagems_core.inference.usage import TokenUsage
 
-ResponseFormatMode = Literal["json_schema", "json_object"]
+# How a body asks for structured output, most to least enforced (see `negotiation`).
+StructuredForm = Literal["json_schema", "json_object_schema", "json_object", "prompt"]
+STRUCTURED_FORMS: tuple[StructuredForm, ...] = (
+    "json_schema",
+    "json_object_schema",
+    "json_object",
+    "prompt",
+)
 _RESERVED = frozenset({"messages", "response_format", "stream", "model"})
 _OK_STATUSES = frozenset({"ok", "success", "succeeded", "200"})
 _ENVELOPE_KEYS = frozenset(
@@ -43,7 +50,12 @@ def decode_json(data: bytes | str) -> Any:
 
 
 class BodyTemplate:
-    """A chat body whose fixed messages, parameters and schema are serialised once.
+    """A chat body whose fixed messages, parameters and schema are serialised once per form.
+
+    Every form renders the same fixed messages first, byte for byte, so gateways that cache
+    prompt prefixes reuse them; the per-record messages come last. With `prompt_schema`, the
+    forms that do not send the schema in `response_format` add it as a message of its own
+    (for message sets that do not already carry it).
 
     >>> template = BodyTemplate(messages=[("system", "Be brief.")], model="m", parameters={},
     ...                         schema={"type": "object"})
@@ -58,35 +70,56 @@ class BodyTemplate:
         parameters: dict[str, Any],
         schema: dict[str, Any] | None,
         schema_name: str = "record",
+        prompt_schema: bool = False,
     ) -> None:
-        self._head = b'{"messages":[' + b",".join(encode_message(r, c) for r, c in messages)
-        self._joiner = b"," if messages else b""
+        fixed = [encode_message(r, c) for r, c in messages]
         extra: dict[str, Any] = {k: v for k, v in parameters.items() if k not in _RESERVED}
         if model:
             extra["model"] = model
         common = json.dumps(extra, ensure_ascii=False)[1:-1].encode()
-        formats: dict[ResponseFormatMode, dict[str, Any]] = {
+        formats: dict[StructuredForm, dict[str, Any] | None] = {
             "json_schema": {
                 "type": "json_schema",
                 "json_schema": {"name": schema_name, "schema": schema, "strict": False},
             },
-            "json_object": {"type": "json_object", "schema": schema}
+            "json_object_schema": {"type": "json_object", "schema": schema}
             if schema
             else {"type": "json_object"},
+            "json_object": {"type": "json_object"},
+            "prompt": None,
         }
-        self._tails = {
-            mode: b"]"
-            + (b"," + common if common else b"")
-            + b',"response_format":'
-            + json.dumps(fmt, ensure_ascii=False).encode()
-            + b"}"
-            for mode, fmt in formats.items()
-        }
+        schema_line = (
+            [encode_message("user", schema_message(schema))] if prompt_schema and schema else []
+        )
+        self._heads: dict[StructuredForm, bytes] = {}
+        self._tails: dict[StructuredForm, bytes] = {}
+        for form, fmt in formats.items():
+            head = fixed + (schema_line if form in ("json_object", "prompt") else [])
+            self._heads[form] = b'{"messages":[' + b",".join(head) + (b"," if head else b"")
+            self._tails[form] = (
+                b"]"
+                + (b"," + common if common else b"")
+                + (
+                    b',"response_format":' + json.dumps(fmt, ensure_ascii=False).encode()
+                    if fmt is not None
+                    else b""
+                )
+                + b"}"
+            )
 
-    def render(self, extra_messages: Sequence[bytes], mode: ResponseFormatMode) -> bytes:
+    def render(self, extra_messages: Sequence[bytes], form: StructuredForm) -> bytes:
+        head = self._heads[form]
         if not extra_messages:
-            return self._head + self._tails[mode]
-        return self._head + self._joiner + b",".join(extra_messages) + self._tails[mode]
+            head = head[:-1] if head.endswith(b",") else head
+            return head + self._tails[form]
+        return head + b",".join(extra_messages) + self._tails[form]
+
+
+def schema_message(schema: dict[str, Any]) -> str:
+    """The schema as a message, for forms where the gateway does not enforce it."""
+    return "Reply with one JSON object that conforms to this JSON Schema:\n" + json.dumps(
+        schema, ensure_ascii=False, separators=(",", ":")
+    )
 
 
 class ReplyError(ValueError):

@@ -69,6 +69,14 @@ def test_api_latency_serves_both_endpoints_without_errors(stack: Stack):
     assert all(float(line.figures["p99 ms"]) >= float(line.figures["p50 ms"]) for line in lines)
 
 
+def test_real_model_compares_the_client_with_a_bare_one(stack: Stack):
+    records, client, variation = run_benches(stack, names=["real_model"], profile=SMOKE)
+    assert records.raw["form"] == "json_object_schema"  # negotiated: json_schema gets a 500
+    assert records.raw["calls"] >= 2
+    assert float(client.figures["ratio"]) > 0 and client.target
+    assert variation.raw["prefix"]["prompt_tokens"] < variation.raw["full"]["prompt_tokens"]
+
+
 def test_write_doc_replaces_only_the_results_block(tmp_path: Path):
     doc = tmp_path / "benchmarks.md"
     doc.write_text(

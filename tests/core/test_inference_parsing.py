@@ -144,7 +144,7 @@ def test_usage_total_defaults_to_the_sum():
     assert TokenUsage.from_reply({"prompt_tokens": "x"}) == TokenUsage()
 
 
-def test_body_template_renders_valid_json_in_both_formats():
+def test_body_template_renders_valid_json_in_every_form():
     schema = {"type": "object", "properties": {"a": {"type": "string"}}}
     template = BodyTemplate(
         messages=[("system", "Be brief."), ("user", 'say "hi"')],
@@ -161,9 +161,49 @@ def test_body_template_renders_valid_json_in_both_formats():
         "type": "json_schema",
         "json_schema": {"name": "record", "schema": schema, "strict": False},
     }
-    fallback = json.loads(template.render([], "json_object"))
+    fallback = json.loads(template.render([], "json_object_schema"))
     assert fallback["response_format"] == {"type": "json_object", "schema": schema}
     assert len(fallback["messages"]) == 2
+    plain = json.loads(template.render([], "json_object"))
+    assert plain["response_format"] == {"type": "json_object"}
+    prompt = json.loads(template.render([encode_message("user", "x")], "prompt"))
+    assert "response_format" not in prompt
+    assert len(prompt["messages"]) == 3
+
+
+def test_body_template_keeps_the_shared_prefix_identical_across_records_and_forms():
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    template = BodyTemplate(
+        messages=[("system", "Be brief."), ("user", "schema here")],
+        model="m1",
+        parameters={},
+        schema=schema,
+    )
+    bodies = [
+        template.render([encode_message("user", f"record #{i}")], form)
+        for i in range(3)
+        for form in ("json_schema", "json_object_schema", "json_object", "prompt")
+    ]
+    prefix = b'{"messages":[{"role":"system","content":"Be brief."},'
+    assert all(
+        body.startswith(prefix + b'{"role":"user","content":"schema here"},') for body in bodies
+    )
+
+
+def test_body_template_adds_the_schema_to_the_prompt_forms_when_asked():
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    template = BodyTemplate(
+        messages=[("system", "Draft.")],
+        model=None,
+        parameters={},
+        schema=schema,
+        prompt_schema=True,
+    )
+    enforced = json.loads(template.render([], "json_object_schema"))
+    assert len(enforced["messages"]) == 1
+    for form in ("json_object", "prompt"):
+        messages = json.loads(template.render([], form))["messages"]
+        assert messages[-1]["content"].endswith(json.dumps(schema, separators=(",", ":")))
 
 
 def test_body_template_without_fixed_messages_or_model():

@@ -16,9 +16,13 @@ with `POST /__fake/config` (merged; `POST /__fake/reset` restores the start conf
 - retry_after                  Retry-After header value sent with 429s (default "0")
 - hang_seconds                 how long a hang lasts (default 60)
 - reject_json_schema           answer 400 to response_format type json_schema
+- refuse_forms, refusal        refuse these structured-output forms (json_schema,
+                               json_object_schema, json_object, prompt) the way `refusal` says:
+                               "llama_cpp" (500 naming response_format, as llama-cpp-python),
+                               "400", "422" (a plain 400/422) or "ignore" (a prose reply)
 - api_key                      require `Authorization: Bearer <api_key>`
 
-`GET /__fake/stats` reports counts by path, outcome and response_format type, and the last
+`GET /__fake/stats` reports counts by path, outcome, response_format type and form, and the last
 request bodies (never the Authorization header).
 """
 
@@ -51,8 +55,16 @@ DEFAULTS: dict[str, Any] = {
     "retry_after": "0",
     "hang_seconds": 60.0,
     "reject_json_schema": False,
+    "refuse_forms": [],
+    "refusal": "llama_cpp",
     "api_key": None,
 }
+# What llama-cpp-python 0.3 answers to a response_format of type json_schema (HTTP 500).
+LLAMA_CPP_REFUSAL = (
+    "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}]"
+)
 _FAULTS = ("429", "500", "hang", "garbage", "invalid", "non_json")
 _POOL = 32  # records made per schema, then served round-robin (keeps the fake cheap)
 
@@ -69,6 +81,7 @@ class FakeGateway:
         self.by_path: Counter[str] = Counter()
         self.by_outcome: Counter[str] = Counter()
         self.by_format: Counter[str] = Counter()
+        self.by_form: Counter[str] = Counter()
         self.bodies: deque[Any] = deque(maxlen=50)
         self.pools: dict[str, list[dict[str, Any]]] = {}
 
@@ -96,6 +109,7 @@ class FakeGateway:
             "by_path": dict(self.by_path),
             "by_outcome": dict(self.by_outcome),
             "by_format": dict(self.by_format),
+            "by_form": dict(self.by_form),
             "bodies": list(self.bodies),
             "config": {**self.config, "script": list(self.script)},
         }
@@ -125,6 +139,49 @@ def _schema_of(body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
         inner = fmt.get("json_schema") or {}
         return kind, inner.get("schema")
     return kind, fmt.get("schema")
+
+
+def _form_of(body: dict[str, Any]) -> str:
+    fmt = body.get("response_format")
+    if not isinstance(fmt, dict):
+        return "prompt"
+    if fmt.get("type") == "json_object":
+        return "json_object_schema" if fmt.get("schema") else "json_object"
+    return str(fmt.get("type"))
+
+
+def _schema_in_messages(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON Schema a prompt carries (the last line of a message that parses as one)."""
+    for message in reversed(body.get("messages") or []):
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, str):
+            continue
+        for line in reversed(content.splitlines()):
+            if line.startswith("{"):
+                try:
+                    value = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(value, dict) and "properties" in value:
+                    return value
+    return None
+
+
+def _refusal(style: str, form: str) -> web.Response:
+    if style == "llama_cpp":
+        error = {"message": LLAMA_CPP_REFUSAL, "type": "internal_server_error"}
+        return web.json_response({"error": error}, status=500)
+    if style in ("400", "422"):
+        return web.json_response({"error": {"message": f"unsupported: {form}"}}, status=int(style))
+    return web.json_response(
+        {
+            "id": "chatcmpl-fake-prose",
+            "object": "chat.completion",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "Sure! Here it is."}}
+            ],
+        }
+    )
 
 
 def _drafted_schema(body: dict[str, Any]) -> dict[str, Any]:
@@ -172,6 +229,10 @@ def build_app(gateway: FakeGateway) -> web.Application:
         gateway.bodies.append(body)
         kind, schema = _schema_of(body)
         gateway.by_format[kind] += 1
+        form = _form_of(body)
+        gateway.by_form[form] += 1
+        if schema is None:
+            schema = _schema_in_messages(body)
         expected_key = config.get("api_key")
         outcome = gateway.outcome(n)
         if outcome == "401" or (
@@ -183,6 +244,9 @@ def build_app(gateway: FakeGateway) -> web.Application:
             gateway.by_outcome["rejected_format"] += 1
             message = "response_format type 'json_schema' is not supported; use json_object"
             return web.json_response({"error": {"message": message}}, status=400)
+        if form in config["refuse_forms"]:
+            gateway.by_outcome["refused_form"] += 1
+            return _refusal(str(config["refusal"]), form)
         gateway.by_outcome[outcome] += 1
         delay = float(config["latency_ms"]) + random.uniform(0, float(config["jitter_ms"]))
         if delay > 0:

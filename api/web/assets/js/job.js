@@ -122,6 +122,7 @@ function run({ config }) {
       ["Generation time", formatDuration(timings?.recordsDurationMs ?? job.recordsDurationMs)],
       ["Tokens", `${formatNumber(tokens?.total)} (${formatNumber(tokens?.prompt)} prompt, ${formatNumber(tokens?.completion)} completion)`, "tokens"],
       job.retryPass ? ["Retry pass", formatNumber(job.retryPass)] : null,
+      job.structuredOutput ? ["Structured output", job.structuredOutput, "structured-output"] : null,
     ]);
 
     const reasons = Object.entries(view.failureReasons ?? job.failureReasons ?? {});
