@@ -95,7 +95,9 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     for error in exc.errors():
         loc = [str(part) for part in error.get("loc", ())]
         where = loc[0] if loc else "body"
-        field = ".".join(loc[1:]) if len(loc) > 1 else None
+        inner = (error.get("ctx") or {}).get("field")  # a model-level check names its field
+        path = loc[1:] + ([str(inner)] if inner else [])
+        field = ".".join(path) if path else None
         problems.append({"field": field, "in": where, "problem": _explain(error)})
     fields = ", ".join(str(p["field"] or p["in"]) for p in problems)
     return error_response(400, f"Invalid request: check {fields}", problems)
@@ -112,6 +114,14 @@ def _explain(error: dict[str, Any]) -> str:
         return f"must be at least {ctx['min_length']} characters long"
     if kind in ("string_too_long", "too_long") and "max_length" in ctx:
         return f"must be at most {ctx['max_length']} characters long"
+    if kind == "greater_than_equal" and "ge" in ctx:
+        return f"must be at least {ctx['ge']}"
+    if kind == "less_than_equal" and "le" in ctx:
+        return f"must be at most {ctx['le']}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be a whole number (not true/false, a decimal or text)"
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be true or false"
     return str(error.get("msg", "invalid value"))
 
 
