@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint bench install clean browser
+.PHONY: up test lint bench install clean browser fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,6 +24,12 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# A longer schemathesis pass over every API operation than the one `make test` runs
+# (FUZZ_EXAMPLES per operation; DATAGEMS_FUZZ_SEED=<n> replays a run).
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP)
+	DATAGEMS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/api/test_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

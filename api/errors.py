@@ -99,8 +99,8 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
         path = loc[1:] + ([str(inner)] if inner else [])
         field = ".".join(path) if path else None
         problems.append({"field": field, "in": where, "problem": _explain(error)})
-    fields = ", ".join(str(p["field"] or p["in"]) for p in problems)
-    return error_response(400, f"Invalid request: check {fields}", problems)
+    checks = "; ".join(f"{p['field'] or p['in']} ({p['problem']})" for p in problems)
+    return error_response(400, f"Invalid request: check {checks}", problems)
 
 
 def _explain(error: dict[str, Any]) -> str:

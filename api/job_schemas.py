@@ -14,7 +14,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, JsonValue, StrictBool, StrictInt, StringConstraints, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 
 from api.schemas import ApiModel, ApiRequest
 from datagems_core.job_models import InferenceChoice, Job, JobDetails, Shard, Tokens
@@ -38,6 +46,28 @@ Cron = Annotated[
 TimeZone = Annotated[
     str, StringConstraints(min_length=1, max_length=64), Field(description="An IANA name")
 ]
+
+
+# The draft-or-fields rule of DefinitionFields, for /openapi.json (pydantic checks it below).
+DRAFT_OR_FIELDS: dict[str, Any] = {
+    "anyOf": [{"required": ["draftToken"]}, {"required": ["title", "instructions", "schema"]}]
+}
+EXAMPLE_DEFINITION: dict[str, Any] = {
+    "title": "Customers",
+    "description": "Fictional customers of a software shop",
+    "instructions": "One customer per record, with a realistic name and plan",
+    "schema": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "age": {"type": "integer", "minimum": 18, "maximum": 99},
+            "plan": {"type": "string", "enum": ["free", "pro", "team"]},
+        },
+        "required": ["name", "age", "plan"],
+        "additionalProperties": False,
+    },
+    "totalRecords": 5,
+}
 
 
 class InferenceRequest(ApiRequest):
@@ -78,6 +108,8 @@ class SchemaDraft(ApiModel):
 class DefinitionFields(ApiRequest):
     """A dataset definition given as a draft token or written out in full."""
 
+    model_config = ConfigDict(json_schema_extra=DRAFT_OR_FIELDS)
+
     draft_token: Annotated[str, Field(max_length=200_000)] | None = None
     title: Title | None = None
     description: Description | None = None
@@ -108,6 +140,10 @@ class DefinitionFields(ApiRequest):
 
 
 class JobCreate(DefinitionFields):
+    model_config = ConfigDict(
+        json_schema_extra={**DRAFT_OR_FIELDS, "examples": [EXAMPLE_DEFINITION]}
+    )
+
     total_records: RecordCount
 
 
@@ -178,6 +214,13 @@ class RecordsPublic(ApiModel):
 
 
 class ScheduleCreate(DefinitionFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            **DRAFT_OR_FIELDS,
+            "examples": [{**EXAMPLE_DEFINITION, "cron": "0 6 * * 1", "timezone": "UTC"}],
+        }
+    )
+
     total_records: RecordCount
     cron: Cron
     timezone: TimeZone = "UTC"

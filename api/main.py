@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api.errors import BodySizeLimit, install_error_handlers
-from api.openapi import install_openapi
+from api.openapi import install_openapi, operation_id
 from api.routes import (
     admin,
     auth,
@@ -108,6 +108,7 @@ def create_app(
         # One schema per model: answers may leave out a field that has a default (jobs stored by
         # an older version are sent as stored), so output schemas must not require them.
         separate_input_output_schemas=False,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     install_error_handlers(app)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from api.schemas import ErrorBody
 from datagems_core.settings import Settings
@@ -37,6 +38,18 @@ RETRY_AFTER: Final = {
     }
 }
 _SAFE_METHODS: Final = frozenset({"get", "head", "options"})
+# Where a created resource's id is used next (OpenAPI links: generated clients and fuzzers follow
+# them): (method, path, status) of the creating operation, the id in its answer, the parameter.
+LINKS: Final = (
+    ("post", "/api/jobs", "201", "$response.body#/job/id", "job_id"),
+    ("post", "/api/schedules", "201", "$response.body#/schedule/id", "schedule_id"),
+    ("post", "/api/auth/tokens", "201", "$response.body#/id", "token_id"),
+)
+
+
+def operation_id(route: APIRoute) -> str:
+    """The handler's name (`create_job`), which generated clients use for their methods."""
+    return route.name.removesuffix("_route")
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -71,6 +84,7 @@ def refine_document(document: dict[str, Any], settings: Settings) -> dict[str, A
     for operations in document.get("paths", {}).values():
         for method, operation in operations.items():
             _refine_operation(method, operation)
+    _add_links(document.get("paths", {}))
     _set_maximum(schemas, "JobCreate", "totalRecords", settings.max_records_per_job)
     _set_maximum(schemas, "ScheduleCreate", "totalRecords", settings.max_records_per_job)
     _set_maximum(schemas, "SchedulePatch", "totalRecords", settings.max_records_per_job)
@@ -97,9 +111,26 @@ def _refine_operation(method: str, operation: dict[str, Any]) -> None:
         added.append(401)
         if method not in _SAFE_METHODS:
             added.append(403)
-    for status in added:
-        responses.setdefault(str(status), _documented_error(status))
+    for code in added:
+        responses.setdefault(str(code), _documented_error(code))
+    for status, response in responses.items():
+        if status[0] in "45":  # errors are JSON even where the success is a file or text
+            response["content"] = _documented_error(int(status))["content"]
     operation["responses"] = dict(sorted(responses.items()))
+
+
+def _add_links(paths: dict[str, Any]) -> None:
+    for method, path, status, value, parameter in LINKS:
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        links = response.setdefault("links", {})
+        for target_path, operations in paths.items():
+            if "{" + parameter + "}" not in target_path:
+                continue
+            for operation in operations.values():
+                name = operation["operationId"]
+                links[name] = {"operationId": name, "parameters": {parameter: value}}
 
 
 def _set_maximum(schemas: dict[str, Any], model: str, field: str, maximum: int) -> None:

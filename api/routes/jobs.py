@@ -299,7 +299,12 @@ async def export_job(
     store: KVStoreDep,
     files: FileStoreDep,
     format_name: Annotated[
-        str, Query(alias="format", max_length=16, description="json, jsonl, csv or parquet")
+        str,
+        Query(
+            alias="format",
+            max_length=16,
+            json_schema_extra={"enum": ["json", "jsonl", "csv", "parquet"]},
+        ),
     ] = "json",
 ) -> StreamingResponse:
     """The valid records as json, jsonl, csv or parquet, streamed. Cancelled and failed jobs
