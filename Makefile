@@ -26,10 +26,10 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 # A longer schemathesis pass over every API operation than the one `make test` runs
-# (FUZZ_EXAMPLES per operation; DATAGEMS_FUZZ_SEED=<n> replays a run).
+# (FUZZ_EXAMPLES per operation; FUZZ_SEED=<n> replays a run).
 FUZZ_EXAMPLES ?= 100
 fuzz: $(STAMP)
-	DATAGEMS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/api/test_fuzz.py
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/api/test_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

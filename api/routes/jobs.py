@@ -208,10 +208,10 @@ async def list_jobs(
     return JSONBody({"jobs": records, "count": count, "offset": offset, "limit": limit})
 
 
-@router.get("/{job_id}", summary="Read a job", responses=errors(404))
+@router.get("/{job_id}", response_model=JobView, summary="Read a job", responses=errors(404))
 async def read_job_route(
     job_id: str, user: CurrentUser, settings: SettingsDep, store: KVStoreDep, files: FileStoreDep
-) -> JobView:
+) -> JSONBody:
     """The job with shards, progress, timings, failure reasons, tokens and its Prefect run."""
     job = await read_visible_job(store, user, job_id)
     view = await describe_job(store, files, job)
@@ -219,10 +219,15 @@ async def read_job_route(
     view["prefectUrl"] = (
         f"{settings.prefect_ui_url}/runs/flow-run/{job.flow_run_id}" if job.flow_run_id else None
     )
-    return JobView.model_validate(view)
+    return JSONBody(view)  # polled by the job page: orjson, not a pydantic round trip
 
 
-@router.get("/{job_id}/records", summary="Read a job's records", responses=errors(404))
+@router.get(
+    "/{job_id}/records",
+    response_model=RecordsPublic,
+    summary="Read a job's records",
+    responses=errors(404),
+)
 async def read_job_records(
     job_id: str,
     user: CurrentUser,
@@ -230,13 +235,11 @@ async def read_job_records(
     files: FileStoreDep,
     offset: Offset = 0,
     limit: Limit = 100,
-) -> RecordsPublic:
+) -> JSONBody:
     """Records made so far, in index order, with attempts, error, variation and tokens."""
     job = await read_visible_job(store, user, job_id)
     records, count = await read_record_page(store, files, job, offset=offset, limit=limit)
-    return RecordsPublic.model_validate(
-        {"records": records, "count": count, "offset": offset, "limit": limit}
-    )
+    return JSONBody({"records": records, "count": count, "offset": offset, "limit": limit})
 
 
 @router.post("/{job_id}/cancel", summary="Cancel a job", responses=errors(404, 409))

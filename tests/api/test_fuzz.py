@@ -3,7 +3,7 @@
 The API runs as its own process (mock store and mock gateway, mail to a local aiosmtpd, Prefect
 swapped for the fake runner) and the fuzzer signs in with an admin's API token, so admin-only
 operations are reached too. No answer may be a 5xx, and every answer must match the document:
-status, content type, headers and body. `DATAGEMS_FUZZ_EXAMPLES` sets the examples per
+status, content type, headers and body. `FUZZ_EXAMPLES` sets the examples per
 operation (`make fuzz` runs a longer pass); the seed is printed so a failure can be replayed.
 """
 
@@ -95,8 +95,8 @@ def test_every_operation_survives_fuzzing_and_matches_the_document(
     token = _admin_token(served_api)
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG)
-    examples = os.environ.get("DATAGEMS_FUZZ_EXAMPLES", "5")
-    seed = os.environ.get("DATAGEMS_FUZZ_SEED") or str(random.randrange(2**31))
+    examples = os.environ.get("FUZZ_EXAMPLES", "5")
+    seed = os.environ.get("FUZZ_SEED") or str(random.randrange(2**31))
     command = [
         str(Path(sys.executable).parent / "schemathesis"),
         "--no-color",
