@@ -41,7 +41,11 @@ Concurrency = Annotated[StrictInt, Field(ge=1)]
 Cron = Annotated[
     str,
     StringConstraints(min_length=9, max_length=200),
-    Field(description="Five fields: minute hour day-of-month month day-of-week"),
+    Field(
+        description="Five fields: minute hour day-of-month month day-of-week",
+        # documented only: the core's check explains a wrong cron better than a regex error
+        json_schema_extra={"pattern": r"^\s*\S+(\s+\S+){4}\s*$", "examples": ["0 6 * * 1"]},
+    ),
 ]
 TimeZone = Annotated[
     str, StringConstraints(min_length=1, max_length=64), Field(description="An IANA name")

@@ -25,6 +25,15 @@ from pydantic_core import PydanticCustomError
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Email = Annotated[EmailStr, StringConstraints(max_length=200)]
 Password = Annotated[SecretStr, Field(min_length=1, max_length=1024)]
+# The URL guard checks it (scheme, public address) and says what is wrong; the pattern is for
+# the document only.
+BaseUrl = Annotated[
+    str,
+    Field(
+        max_length=2048,
+        json_schema_extra={"pattern": "^https?://", "examples": ["https://api.openai.com/v1"]},
+    ),
+]
 
 
 def find_lone_surrogate(value: object) -> str | None:
@@ -185,7 +194,7 @@ class ProfileUpsert(ApiRequest):
     mode: Literal["upsert", "activate"] = "upsert"
     id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     name: Annotated[str, Field(max_length=120)] | None = None
-    base_url: Annotated[str, Field(max_length=2048)] | None = None
+    base_url: BaseUrl | None = None
     api_key: Annotated[SecretStr, Field(max_length=4096)] | None = None
     model: Annotated[str, Field(max_length=200)] | None = None
     path: Annotated[str, Field(max_length=200)] | None = None
@@ -220,7 +229,7 @@ class SettingsPublic(ApiModel):
 
 class ModelsRequest(ApiRequest):
     profile_id: Annotated[str, Field(max_length=64)] | None = None
-    base_url: Annotated[str, Field(max_length=2048)] | None = None
+    base_url: BaseUrl | None = None
     api_key: Annotated[SecretStr, Field(max_length=4096)] | None = None
 
 

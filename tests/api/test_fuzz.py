@@ -1,7 +1,7 @@
 """Schemathesis over every operation of /openapi.json, against the API served by uvicorn.
 
-The API runs as its own process (mock store and mock gateway, mail to a local aiosmtpd, Prefect
-swapped for the fake runner) and the fuzzer signs in with an admin's API token, so admin-only
+The API runs as its own process (the embedded SQLite store, the mock gateway, mail to a local
+aiosmtpd, Prefect swapped for the fake runner) and the fuzzer signs in with an admin's API token, so admin-only
 operations are reached too. No answer may be a 5xx, and every answer must match the document:
 status, content type, headers and body. `FUZZ_EXAMPLES` sets the examples per
 operation (`make fuzz` runs a longer pass); the seed is printed so a failure can be replayed.
@@ -49,7 +49,6 @@ def served_api(tmp_path_factory: pytest.TempPathFactory, smtp_server: SmtpServer
     port = free_port()
     env = {
         "DATAGEMS_DATA_DIR": str(data_dir),
-        "DATAGEN_MOCK_CSTORE": "true",
         "DATAGEN_MOCK_INFERENCE_API": "true",
         "DATAGEN_MAX_RECORDS_PER_JOB": "50",
         **smtp_server.env(),

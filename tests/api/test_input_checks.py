@@ -131,3 +131,12 @@ def test_seed_and_flags_are_strict(alice):
     assert "whole number" in _problem(response, "seed")
     response = alice.post("/api/jobs", json={**JOB, "datasetMode": "yes"}, headers=CSRF)
     assert "true or false" in _problem(response, "datasetMode")
+
+
+@pytest.mark.parametrize("url", ["/api/user/settings", "/api/user/models"])
+def test_gateway_host_that_is_not_an_internet_name_is_a_400(alice, url):
+    # found by the fuzzer: the IDNA codec refused the name inside the URL guard (500)
+    body = {"name": "odd", "baseUrl": "http://\U000f93ed\u00d1.example/v1"}
+    response = alice.post(url, json=body, headers=CSRF)
+    assert response.status_code == 400, response.text
+    assert response.json()["details"]["field"] == "baseUrl"
