@@ -21,14 +21,8 @@ export function loginUrl(path = location.pathname + location.search) {
 }
 
 function describe(response, data) {
-  if (data && typeof data.error === "string") {
-    const problems = Array.isArray(data.details)
-      ? data.details
-          .filter((p) => p && typeof p.problem === "string")
-          .map((p) => `${p.field || p.in}: ${p.problem}`)
-      : [];
-    return problems.length ? `${data.error} (${problems.join("; ")})` : data.error;
-  }
+  // A 400's message already names each field and what to fix.
+  if (data && typeof data.error === "string") return data.error;
   return `The server answered ${response.status} ${response.statusText}`.trim();
 }
 
