@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 MODEL_VENV := .venv-model
 MODEL_STAMP := $(MODEL_VENV)/.installed
 
-.PHONY: up test lint bench install clean browser postgres model
+.PHONY: up test lint bench install clean browser postgres model fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -44,6 +44,12 @@ model: $(MODEL_STAMP)
 
 test: $(STAMP) browser postgres model
 	$(BIN)/python -m pytest -q
+
+# A longer schemathesis pass over every API operation than the one `make test` runs
+# (FUZZ_EXAMPLES per operation; FUZZ_SEED=<n> replays a run).
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/api/test_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.csrf import check_same_origin
 from datagems_core import client_addresses
@@ -69,20 +70,34 @@ def client_address(request: Request, settings: Settings) -> str:
     )
 
 
-def bearer_token(request: Request) -> str | None:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+# Declared for /openapi.json (both show under /docs' Authorize button); either one signs in.
+SESSION_SCHEME = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="session",
+    description="The session cookie set by POST /api/auth/login",
+    auto_error=False,
+)
+TOKEN_SCHEME = HTTPBearer(
+    scheme_name="apiToken",
+    description="A personal API token from POST /api/auth/tokens",
+    auto_error=False,
+)
 
 
-async def get_current_user(request: Request, settings: SettingsDep, store: KVStoreDep) -> Principal:
-    token = bearer_token(request)
-    if token is not None:
+async def get_current_user(
+    request: Request,
+    settings: SettingsDep,
+    store: KVStoreDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(TOKEN_SCHEME)],
+    cookie: Annotated[str | None, Security(SESSION_SCHEME)],
+) -> Principal:
+    token = credentials.credentials.strip() if credentials else None
+    if token:
         found = await read_api_token(store, settings, token)
         if found is None:
             raise Unauthorized("Invalid or revoked API token")
         api_token, user = found
         return Principal(user.username, user.role, "token", token_id=api_token.id)
-    cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise Unauthorized("Unauthorized")
     session, user = await read_session(store, settings, cookie)

@@ -97,10 +97,12 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
         where = loc[0] if loc else "body"
         # A JSON syntax error's location is a character position in the body, not a field.
         is_syntax = error.get("type") == "json_invalid"
-        field = ".".join(loc[1:]) if len(loc) > 1 and not is_syntax else None
+        inner = (error.get("ctx") or {}).get("field")  # a model-level check names its field
+        path = [] if is_syntax else loc[1:] + ([str(inner)] if inner else [])
+        field = ".".join(path) if path else None
         problems.append({"field": field, "in": where, "problem": _explain(error)})
-    fields = ", ".join(str(p["field"] or p["in"]) for p in problems)
-    return error_response(400, f"Invalid request: check {fields}", problems)
+    checks = "; ".join(f"{p['field'] or p['in']} ({p['problem']})" for p in problems)
+    return error_response(400, f"Invalid request: check {checks}", problems)
 
 
 def _explain(error: dict[str, Any]) -> str:
@@ -121,6 +123,14 @@ def _explain(error: dict[str, Any]) -> str:
         return f"must be at least {_characters(ctx['min_length'])} long"
     if kind in ("string_too_long", "too_long") and "max_length" in ctx:
         return f"must be at most {_characters(ctx['max_length'])} long"
+    if kind == "greater_than_equal" and "ge" in ctx:
+        return f"must be at least {ctx['ge']}"
+    if kind == "less_than_equal" and "le" in ctx:
+        return f"must be at most {ctx['le']}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be a whole number (not true/false, a decimal or text)"
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be true or false"
     message = str(error.get("msg", "invalid value"))
     # pydantic prefixes a validator's own message with its kind; the reader needs only the message.
     for prefix in ("Value error, ", "Assertion failed, "):

@@ -2,44 +2,98 @@
 
 Text limits follow the seed's zod schemas (title 1..200, description ..2000, instructions
 1..8000). Record counts and concurrency are checked against the settings by the core, which
-names the setting in its 400.
+names the setting in its 400; api/openapi.py writes those ceilings into the document. Numbers
+and flags are strict: `true` is not a record count.
+
+Responses reuse the stored models (`Job`, `Shard`, `JobDetails`, `Schedule`): a field added to
+one of them is in the answers and in /openapi.json with no change here. A field added to a
+dataset definition goes in `DefinitionFields` (and `SchedulePatch`, to change it later).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
 
-from api.schemas import ApiModel
-from datagems_core.job_models import InferenceChoice
+from api.schemas import ApiModel, ApiRequest
+from datagems_core.job_models import InferenceChoice, Job, JobDetails, Shard, Tokens
+from datagems_core.schedules import Schedule
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=2000)]
 Instructions = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=8000)
 ]
-Seed = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Seed = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
+# 1..DATAGEN_MAX_RECORDS_PER_JOB: the core checks it and names the setting (api/openapi.py
+# documents the ceiling).
+RecordCount = Annotated[StrictInt, Field(json_schema_extra={"minimum": 1})]
+Concurrency = Annotated[StrictInt, Field(ge=1)]
+Cron = Annotated[
+    str,
+    StringConstraints(min_length=9, max_length=200),
+    Field(
+        description="Five fields: minute hour day-of-month month day-of-week",
+        # documented only: the core's check explains a wrong cron better than a regex error
+        json_schema_extra={"pattern": r"^\s*\S+(\s+\S+){4}\s*$", "examples": ["0 6 * * 1"]},
+    ),
+]
+TimeZone = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), Field(description="An IANA name")
+]
 
 
-class InferenceRequest(ApiModel):
+# The draft-or-fields rule of DefinitionFields, for /openapi.json (pydantic checks it below).
+DRAFT_OR_FIELDS: dict[str, Any] = {
+    "anyOf": [{"required": ["draftToken"]}, {"required": ["title", "instructions", "schema"]}]
+}
+EXAMPLE_DEFINITION: dict[str, Any] = {
+    "title": "Customers",
+    "description": "Fictional customers of a software shop",
+    "instructions": "One customer per record, with a realistic name and plan",
+    "schema": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "age": {"type": "integer", "minimum": 18, "maximum": 99},
+            "plan": {"type": "string", "enum": ["free", "pro", "team"]},
+        },
+        "required": ["name", "age", "plan"],
+        "additionalProperties": False,
+    },
+    "totalRecords": 5,
+}
+
+
+class InferenceRequest(ApiRequest):
     """Which gateway a job uses: one of the user's profiles (else this server's gateway)."""
 
     profile_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     model: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    concurrency: int | None = None
+    parameters: dict[str, JsonValue] = Field(
+        default_factory=dict, description="Sent with every model call, e.g. temperature"
+    )
+    concurrency: Concurrency | None = None
 
     def to_choice(self) -> InferenceChoice:
         # Only the fields the caller gave, so a draft's choice keeps the others.
         return InferenceChoice(**self.model_dump(exclude_unset=True))
 
 
-class SchemaDraftRequest(ApiModel):
+class SchemaDraftRequest(ApiRequest):
     title: Title
     description: Description = ""
     instructions: Instructions
-    dataset_mode: bool = False
+    dataset_mode: StrictBool = False
     inference: InferenceRequest | None = None
     previous_draft_token: Annotated[str, Field(max_length=200_000)] | None = None
 
@@ -52,18 +106,20 @@ class SchemaDraft(ApiModel):
     draft_token: str
     draft_expires_at: str
     warnings: list[str]
-    tokens: dict[str, int]
+    tokens: Tokens
 
 
-class DefinitionFields(ApiModel):
+class DefinitionFields(ApiRequest):
     """A dataset definition given as a draft token or written out in full."""
+
+    model_config = ConfigDict(json_schema_extra=DRAFT_OR_FIELDS)
 
     draft_token: Annotated[str, Field(max_length=200_000)] | None = None
     title: Title | None = None
     description: Description | None = None
     instructions: Instructions | None = None
     json_schema: dict[str, Any] | None = Field(None, alias="schema")
-    dataset_mode: bool | None = None
+    dataset_mode: StrictBool | None = None
     inference: InferenceRequest | None = None
     seed: Seed | None = None
 
@@ -88,23 +144,74 @@ class DefinitionFields(ApiModel):
 
 
 class JobCreate(DefinitionFields):
-    total_records: int
+    model_config = ConfigDict(
+        json_schema_extra={**DRAFT_OR_FIELDS, "examples": [EXAMPLE_DEFINITION]}
+    )
+
+    total_records: RecordCount
 
 
 class JobPublic(ApiModel):
-    job: dict[str, Any]
+    job: Job
     warnings: list[str] = Field(default_factory=list)
 
 
 class JobsPublic(ApiModel):
-    jobs: list[dict[str, Any]]
+    jobs: list[Job]
     count: int
     offset: int
     limit: int
 
 
+class Progress(ApiModel):
+    done: int
+    ok: int
+    failed: int
+    total: int
+    percent: float
+    retry_pass: int
+
+
+class Timings(ApiModel):
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    updated_at: str
+    queued_ms: float | None
+    records_duration_ms: float | None
+
+
+class DetailsUnavailable(ApiModel):
+    error: str
+
+
+class JobView(ApiModel):
+    """One job in full: live progress summed from its shards, and its definition."""
+
+    job: Job
+    shards: list[Shard]
+    progress: Progress
+    timings: Timings
+    failure_reasons: dict[str, int]
+    tokens: Tokens
+    details: JobDetails | DetailsUnavailable
+    flow_run_id: str | None
+    prefect_url: str | None
+
+
+class RecordPublic(ApiModel):
+    index: int
+    ok: bool
+    data: dict[str, Any] | None = Field(description="The record, shaped by the job's schema")
+    error: str | None
+    attempts: int
+    variation: dict[str, Any] = Field(description="Values the prompt asked the model to use")
+    tokens: Tokens
+    duration_ms: float | None
+
+
 class RecordsPublic(ApiModel):
-    records: list[dict[str, Any]]
+    records: list[RecordPublic]
     count: int
     offset: int
     limit: int
@@ -114,39 +221,54 @@ class RecordsPublic(ApiModel):
 
 
 class ScheduleCreate(DefinitionFields):
-    total_records: int
-    cron: Annotated[str, Field(min_length=1, max_length=200)]
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
-    active: bool = True
+    model_config = ConfigDict(
+        json_schema_extra={
+            **DRAFT_OR_FIELDS,
+            "examples": [{**EXAMPLE_DEFINITION, "cron": "0 6 * * 1", "timezone": "UTC"}],
+        }
+    )
+
+    total_records: RecordCount
+    cron: Cron
+    timezone: TimeZone = "UTC"
+    active: StrictBool = True
 
 
-class SchedulePatch(ApiModel):
+class SchedulePatch(ApiRequest):
     """Fields to change; those left out stay as they are."""
 
     title: Title | None = None
     description: Description | None = None
     instructions: Instructions | None = None
     json_schema: dict[str, Any] | None = Field(None, alias="schema")
-    dataset_mode: bool | None = None
+    dataset_mode: StrictBool | None = None
     inference: InferenceRequest | None = None
     seed: Seed | None = None
-    total_records: int | None = None
-    cron: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    active: bool | None = None
+    total_records: RecordCount | None = None
+    cron: Cron | None = None
+    timezone: TimeZone | None = None
+    active: StrictBool | None = None
+
+
+class ScheduleView(Schedule):
+    """A schedule as stored, with when it fires next and its latest version."""
+
+    next_run: str | None = Field(alias="nextRunAt")  # `next_run_at` is Schedule's method
+    latest_version: int | None
+    deployment: str
 
 
 class SchedulePublic(ApiModel):
-    schedule: dict[str, Any]
+    schedule: ScheduleView
     warnings: list[str] = Field(default_factory=list)
 
 
 class SchedulesPublic(ApiModel):
-    schedules: list[dict[str, Any]]
+    schedules: list[ScheduleView]
     count: int
 
 
 class ScheduleJobsPublic(ApiModel):
     schedule_id: str
-    jobs: list[dict[str, Any]]
+    jobs: list[Job]
     count: int

@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api.errors import BodySizeLimit, install_error_handlers
+from api.openapi import install_openapi, operation_id
 from api.routes import (
     admin,
     auth,
@@ -105,9 +106,14 @@ def create_app(
         version=version(),
         summary="Synthetic structured datasets, one validated model call per record.",
         lifespan=lifespan,
+        # One schema per model: answers may leave out a field that has a default (jobs stored by
+        # an older version are sent as stored), so output schemas must not require them.
+        separate_input_output_schemas=False,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_openapi(app, settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for router in ROUTERS:
         app.include_router(router)

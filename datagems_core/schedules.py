@@ -91,8 +91,17 @@ def check_cron(cron: str) -> str:
             f"cron {cron!r}: random (R) and hashed (H) fields are not supported",
             details={"field": "cron"},
         )
+    fields = len(expression.split())
+    if fields != 5:
+        # croniter reads a sixth field as seconds (or a year): a build every second, or a
+        # meaning the user did not intend.
+        raise BadRequest(
+            f"cron {cron!r} has {fields} fields: use five fields, minute hour day-of-month "
+            "month day-of-week, e.g. '0 6 * * 1' for Mondays at 06:00",
+            details={"field": "cron", "fields": 5},
+        )
     try:
-        if not expression or not croniter.is_valid(expression):
+        if not croniter.is_valid(expression):
             raise ValueError("not a cron expression")
         croniter(expression, now())
     except _CRON_ERRORS as exc:

@@ -127,7 +127,7 @@ async def _resolve(host: str) -> list[IPAddress]:
         infos = await asyncio.wait_for(
             loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT_SECONDS
         )
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, UnicodeError) as exc:  # UnicodeError: not an IDNA name
         raise _field_error(f"baseUrl host {host!r} cannot be resolved: {exc}") from None
     addresses = []
     for *_, sockaddr in infos:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import AdminUser, KVStoreDep, SettingsDep
+from api.openapi import errors
 from api.schemas import AccountDelete, AccountPublic, AccountsPublic, Ok
 from datagems_core import accounts
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
-@router.get("/accounts")
+@router.get("/accounts", summary="List accounts", responses=errors(403))
 async def list_accounts(
     admin: AdminUser, settings: SettingsDep, store: KVStoreDep
 ) -> AccountsPublic:
@@ -31,7 +32,7 @@ async def list_accounts(
     )
 
 
-@router.delete("/accounts")
+@router.delete("/accounts", summary="Remove an account", responses=errors(404))
 async def remove_account(
     body: AccountDelete, admin: AdminUser, settings: SettingsDep, store: KVStoreDep
 ) -> Ok:

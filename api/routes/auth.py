@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from api.csrf import check_same_origin, refuse_foreign_origin
 from api.deps import CurrentUser, KVStoreDep, SettingsDep, client_address
+from api.openapi import errors
 from api.schemas import LoginRequest, LogoutResult, Me, PasswordChange, UserPublic
 from datagems_core import login_throttle, users
 from datagems_core.errors import DatagemsError, Unauthorized
@@ -47,7 +48,7 @@ async def _checked_sign_in(
     return user
 
 
-@router.post("/login")
+@router.post("/login", summary="Sign in", responses=errors(401, 403, 429))
 async def login(
     body: LoginRequest,
     request: Request,
@@ -75,7 +76,7 @@ async def login(
     return UserPublic(username=user.username, role=user.role)
 
 
-@router.post("/logout")
+@router.post("/logout", summary="Sign out", responses=errors(403))
 async def logout(
     request: Request, response: Response, settings: SettingsDep, store: KVStoreDep
 ) -> LogoutResult:
@@ -95,7 +96,7 @@ async def logout(
     return LogoutResult()
 
 
-@router.get("/me")
+@router.get("/me", summary="Who am I")
 async def me(user: CurrentUser) -> Me:
     return Me(
         username=user.username,
@@ -106,7 +107,7 @@ async def me(user: CurrentUser) -> Me:
     )
 
 
-@router.post("/password")
+@router.post("/password", summary="Change your password", responses=errors(429))
 async def change_password(
     body: PasswordChange,
     user: CurrentUser,

@@ -11,7 +11,7 @@ from datagems_core.health import health_report
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
-@router.get("/api/health")
+@router.get("/health", summary="Check health", operation_id="health")
+@router.get("/api/health", summary="Check health", operation_id="api_health")
 def health(settings: SettingsDep) -> Health:
     return Health.model_validate(health_report(settings))

@@ -22,11 +22,13 @@ from api.job_schemas import (
     JobCreate,
     JobPublic,
     JobsPublic,
+    JobView,
     RecordsPublic,
     SchemaDraft,
     SchemaDraftRequest,
 )
 from api.json_body import JSONBody
+from api.openapi import errors
 from api.schemas import Ok
 from datagems_core.clock import iso_from_ms, now_iso
 from datagems_core.definitions import (
@@ -65,8 +67,31 @@ from flows.launch import launch_job
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
-Offset = Annotated[int, Query(ge=0)]
+# The stores take 64-bit offsets; no list is near a billion entries.
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+EXPORT_ANSWER: dict[str, Any] = {
+    "description": "The valid records in the asked format, streamed",
+    "content": {
+        MEDIA_TYPES["json"]: {"schema": {"type": "array", "items": {"type": "object"}}},
+        **{
+            MEDIA_TYPES[fmt]: {"schema": {"type": "string", "format": "binary"}}
+            for fmt in ("jsonl", "csv", "parquet")
+        },
+    },
+    "headers": {
+        name: {"description": text, "schema": {"type": kind}}
+        for name, text, kind in (
+            ("X-DataGems-Partial", "true unless the job succeeded", "string"),
+            ("X-DataGems-Job-Status", "The job's status", "string"),
+            ("X-DataGems-Records-Total", "Records the job was asked for", "integer"),
+            ("X-DataGems-Records-Ok", "Valid records made", "integer"),
+            ("X-DataGems-Records-Failed", "Records that failed", "integer"),
+        )
+    },
+}
 
 
 async def read_visible_job(store: KVStore, user: Principal, job_id: str) -> Job:
@@ -77,7 +102,7 @@ async def read_visible_job(store: KVStore, user: Principal, job_id: str) -> Job:
     return job
 
 
-@router.post("/schema")
+@router.post("/schema", summary="Draft a record schema", responses=errors(502))
 async def draft_job_schema(
     body: SchemaDraftRequest, user: CurrentUser, settings: SettingsDep, store: KVStoreDep
 ) -> SchemaDraft:
@@ -122,7 +147,7 @@ async def draft_job_schema(
     )
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, summary="Create a job", responses=errors(503))
 async def create_job_route(
     body: JobCreate,
     user: CurrentUser,
@@ -161,10 +186,10 @@ async def create_job_route(
         inference=definition.inference,
     )
     job = await launch_job(store, runner, job)
-    return JobPublic(job=job.to_record(), warnings=definition.warnings)
+    return JobPublic(job=job, warnings=definition.warnings)
 
 
-@router.get("", response_model=JobsPublic)
+@router.get("", response_model=JobsPublic, summary="List jobs", responses=errors(403))
 async def list_jobs(
     user: CurrentUser,
     store: KVStoreDep,
@@ -187,10 +212,10 @@ async def list_jobs(
     return JSONBody({"jobs": records, "count": count, "offset": offset, "limit": limit})
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", response_model=JobView, summary="Read a job", responses=errors(404))
 async def read_job_route(
     job_id: str, user: CurrentUser, settings: SettingsDep, store: KVStoreDep, files: FileStoreDep
-) -> dict[str, Any]:
+) -> JSONBody:
     """The job with shards, progress, timings, failure reasons, tokens and its Prefect run."""
     job = await read_visible_job(store, user, job_id)
     view = await describe_job(store, files, job)
@@ -198,10 +223,15 @@ async def read_job_route(
     view["prefectUrl"] = (
         f"{settings.prefect_ui_url}/runs/flow-run/{job.flow_run_id}" if job.flow_run_id else None
     )
-    return view
+    return JSONBody(view)  # polled by the job page: orjson, not a pydantic round trip
 
 
-@router.get("/{job_id}/records")
+@router.get(
+    "/{job_id}/records",
+    response_model=RecordsPublic,
+    summary="Read a job's records",
+    responses=errors(404),
+)
 async def read_job_records(
     job_id: str,
     user: CurrentUser,
@@ -210,7 +240,7 @@ async def read_job_records(
     settings: SettingsDep,
     offset: Offset = 0,
     limit: Limit = 100,
-) -> RecordsPublic:
+) -> JSONBody:
     """Records made so far, in index order, with attempts, error, variation and tokens; a page
     holds at most `limit` records and about DATAGEMS_MAX_RECORDS_PAGE_BYTES of JSON."""
     job = await read_visible_job(store, user, job_id)
@@ -218,16 +248,19 @@ async def read_job_records(
         store, files, job, offset=offset, limit=limit, max_bytes=settings.max_records_page_bytes
     )
     after = offset + len(records)
-    return RecordsPublic(
-        records=records,
-        count=count,
-        offset=offset,
-        limit=limit,
-        next_offset=after if records and after < count else None,
+    next_offset = after if records and after < count else None
+    return JSONBody(
+        {
+            "records": records,
+            "count": count,
+            "offset": offset,
+            "limit": limit,
+            "nextOffset": next_offset,
+        }
     )
 
 
-@router.post("/{job_id}/cancel")
+@router.post("/{job_id}/cancel", summary="Cancel a job", responses=errors(404, 409))
 async def cancel_job(
     job_id: str, user: CurrentUser, store: KVStoreDep, runner: FlowRunnerDep
 ) -> JobPublic:
@@ -236,7 +269,7 @@ async def cancel_job(
     job = await request_cancel(store, job.id, by=user.username)
     problem = await _stop_run(runner, job) if job.flow_run_id else None
     warnings = [f"{problem}; the job stops at its next checkpoint"] if problem else []
-    return JobPublic(job=job.to_record(), warnings=warnings)
+    return JobPublic(job=job, warnings=warnings)
 
 
 async def _stop_run(runner: FlowRunner, job: Job) -> str | None:
@@ -250,7 +283,9 @@ async def _stop_run(runner: FlowRunner, job: Job) -> str | None:
     return None
 
 
-@router.post("/{job_id}/retry")
+@router.post(
+    "/{job_id}/retry", summary="Retry a job's failed records", responses=errors(404, 409, 503)
+)
 async def retry_job(
     job_id: str, user: CurrentUser, store: KVStoreDep, runner: FlowRunnerDep
 ) -> JobPublic:
@@ -259,10 +294,10 @@ async def retry_job(
     await read_visible_job(store, user, job_id)
     job = await requeue_for_retry(store, job_id)
     job = await launch_job(store, runner, job)
-    return JobPublic(job=job.to_record())
+    return JobPublic(job=job)
 
 
-@router.delete("/{job_id}")
+@router.delete("/{job_id}", summary="Delete a job", responses=errors(404, 409))
 async def delete_job_route(
     job_id: str, user: CurrentUser, store: KVStoreDep, files: FileStoreDep, runner: FlowRunnerDep
 ) -> Ok:
@@ -277,13 +312,25 @@ async def delete_job_route(
     return Ok()
 
 
-@router.get("/{job_id}/export")
+@router.get(
+    "/{job_id}/export",
+    summary="Export a job's records",
+    response_class=StreamingResponse,
+    responses={200: EXPORT_ANSWER, **errors(404, 409)},
+)
 async def export_job(
     job_id: str,
     user: CurrentUser,
     store: KVStoreDep,
     files: FileStoreDep,
-    format_name: Annotated[str, Query(alias="format")] = "json",
+    format_name: Annotated[
+        str,
+        Query(
+            alias="format",
+            max_length=16,
+            json_schema_extra={"enum": ["json", "jsonl", "csv", "parquet"]},
+        ),
+    ] = "json",
 ) -> StreamingResponse:
     """The valid records as json, jsonl, csv or parquet, streamed. Cancelled and failed jobs
     export what they made, marked `X-DataGems-Partial: true`."""

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from api.deps import AdminUser, CurrentUser, KVStoreDep, SettingsDep
+from api.openapi import errors
 from api.schemas import MetricsPublic, MetricsValues
 from datagems_core.accounts import list_accounts
 from datagems_core.health import version
@@ -16,14 +17,19 @@ router = APIRouter(tags=["metrics"])
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@router.get("/api/metrics")
+@router.get("/api/metrics", summary="Read job metrics")
 async def read_metrics(user: CurrentUser, store: KVStoreDep) -> MetricsPublic:
     """Your jobs' metrics; an admin sees everyone's."""
     metrics = await compute_metrics(store, owner=None if user.is_admin else user.username)
     return MetricsPublic(metrics=MetricsValues.model_validate(metrics.to_json()))
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    summary="Prometheus metrics",
+    responses=errors(403),
+)
 async def prometheus_metrics(
     admin: AdminUser, settings: SettingsDep, store: KVStoreDep
 ) -> PlainTextResponse:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import CurrentUser, KVStoreDep, SettingsDep
+from api.openapi import errors
 from api.schemas import ModelsPublic, ModelsRequest, ProfileDelete, ProfileUpsert, SettingsPublic
 from datagems_core import profiles
 from datagems_core.errors import BadRequest
@@ -21,14 +22,14 @@ def _public(settings: dict[str, Any]) -> SettingsPublic:
     return SettingsPublic.model_validate(settings)
 
 
-@router.get("/settings")
+@router.get("/settings", summary="Read your inference profiles")
 async def read_settings(
     user: CurrentUser, settings: SettingsDep, store: KVStoreDep
 ) -> SettingsPublic:
     return _public(await profiles.read_public_settings(store, settings, user.username))
 
 
-@router.post("/settings")
+@router.post("/settings", summary="Save or activate an inference profile", responses=errors(404))
 async def save_settings(
     body: ProfileUpsert, user: CurrentUser, settings: SettingsDep, store: KVStoreDep
 ) -> SettingsPublic:
@@ -51,14 +52,14 @@ async def save_settings(
     return _public(result)
 
 
-@router.delete("/settings")
+@router.delete("/settings", summary="Delete an inference profile", responses=errors(404))
 async def delete_settings(
     body: ProfileDelete, user: CurrentUser, settings: SettingsDep, store: KVStoreDep
 ) -> SettingsPublic:
     return _public(await profiles.delete_profile(store, settings, user.username, body.id))
 
 
-@router.post("/models")
+@router.post("/models", summary="List a gateway's models", responses=errors(404, 502))
 async def read_models(
     body: ModelsRequest, user: CurrentUser, settings: SettingsDep, store: KVStoreDep
 ) -> ModelsPublic:

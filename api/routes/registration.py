@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.deps import KVStoreDep, SettingsDep, client_address
+from api.openapi import errors
 from api.schemas import Message, Registered, RegisterRequest, ResendRequest
 from datagems_core import registration
 
 router = APIRouter(prefix="/api/auth/register", tags=["registration"])
 
 
-@router.post("")
+@router.post("", summary="Register an account", responses=errors(409, 429, 502, 503))
 async def register(
     body: RegisterRequest, request: Request, settings: SettingsDep, store: KVStoreDep
 ) -> Registered:
@@ -29,7 +30,7 @@ async def register(
     )
 
 
-@router.post("/resend")
+@router.post("/resend", summary="Send the credentials mail again", responses=errors(429, 502, 503))
 async def resend(
     body: ResendRequest, request: Request, settings: SettingsDep, store: KVStoreDep
 ) -> Message:

@@ -8,7 +8,7 @@ own schedules; admins see and manage all (`?all=true` lists them).
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -20,7 +20,9 @@ from api.job_schemas import (
     SchedulePatch,
     SchedulePublic,
     SchedulesPublic,
+    ScheduleView,
 )
+from api.openapi import errors
 from api.schemas import Ok
 from datagems_core.clock import now_iso
 from datagems_core.definitions import build_definition, check_total_records, merge_inference
@@ -53,17 +55,17 @@ async def read_visible_schedule(store: KVStore, user: Principal, schedule_id: st
     return schedule
 
 
-async def _public(store: KVStore, schedule: Schedule) -> dict[str, Any]:
+async def _public(store: KVStore, schedule: Schedule) -> ScheduleView:
     versions = await read_versions(store, schedule.id)
-    return {
-        **schedule.to_record(),
-        "nextRunAt": schedule.next_run_at(),
-        "latestVersion": versions[-1].version if versions else None,
-        "deployment": BUILD_RECURRING_DATASET,
-    }
+    return ScheduleView(
+        **schedule.model_dump(),
+        next_run=schedule.next_run_at(),
+        latest_version=versions[-1].version if versions else None,
+        deployment=BUILD_RECURRING_DATASET,
+    )
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, summary="Create a schedule", responses=errors(503))
 async def create_schedule(
     body: ScheduleCreate,
     user: CurrentUser,
@@ -114,7 +116,7 @@ async def create_schedule(
     return SchedulePublic(schedule=await _public(store, schedule), warnings=definition.warnings)
 
 
-@router.get("")
+@router.get("", summary="List schedules", responses=errors(403))
 async def list_schedules_route(
     user: CurrentUser,
     store: KVStoreDep,
@@ -127,7 +129,7 @@ async def list_schedules_route(
     return SchedulesPublic(schedules=public, count=len(public))
 
 
-@router.get("/{schedule_id}")
+@router.get("/{schedule_id}", summary="Read a schedule", responses=errors(404))
 async def read_schedule_route(
     schedule_id: str, user: CurrentUser, store: KVStoreDep
 ) -> SchedulePublic:
@@ -135,7 +137,7 @@ async def read_schedule_route(
     return SchedulePublic(schedule=await _public(store, schedule))
 
 
-@router.patch("/{schedule_id}")
+@router.patch("/{schedule_id}", summary="Change a schedule", responses=errors(404, 503))
 async def update_schedule(
     schedule_id: str,
     body: SchedulePatch,
@@ -182,7 +184,7 @@ async def update_schedule(
     return SchedulePublic(schedule=await _public(store, updated), warnings=definition.warnings)
 
 
-@router.delete("/{schedule_id}")
+@router.delete("/{schedule_id}", summary="Delete a schedule", responses=errors(404, 503))
 async def delete_schedule_route(
     schedule_id: str, user: CurrentUser, store: KVStoreDep, runner: FlowRunnerDep
 ) -> Ok:
@@ -193,13 +195,11 @@ async def delete_schedule_route(
     return Ok()
 
 
-@router.get("/{schedule_id}/jobs")
+@router.get("/{schedule_id}/jobs", summary="List a schedule's versions", responses=errors(404))
 async def list_schedule_jobs(
     schedule_id: str, user: CurrentUser, store: KVStoreDep
 ) -> ScheduleJobsPublic:
     """The versions built so far, newest first."""
     schedule = await read_visible_schedule(store, user, schedule_id)
     jobs = await list_version_jobs(store, schedule.id)
-    return ScheduleJobsPublic(
-        schedule_id=schedule.id, jobs=[j.to_record() for j in jobs], count=len(jobs)
-    )
+    return ScheduleJobsPublic(schedule_id=schedule.id, jobs=jobs, count=len(jobs))

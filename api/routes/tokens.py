@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api.deps import CurrentUser, KVStoreDep, SettingsDep
+from api.openapi import errors
 from api.schemas import Ok, TokenCreate, TokenCreated, TokenPublic, TokensPublic
 from datagems_core import api_tokens
 
 router = APIRouter(prefix="/api/auth/tokens", tags=["auth"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create an API token")
 async def create_token(
     body: TokenCreate, user: CurrentUser, settings: SettingsDep, store: KVStoreDep
 ) -> TokenCreated:
@@ -21,7 +22,7 @@ async def create_token(
     return TokenCreated(id=token.id, name=token.name, created_at=token.created_at, token=secret)
 
 
-@router.get("")
+@router.get("", summary="List your API tokens")
 async def list_tokens(user: CurrentUser, store: KVStoreDep) -> TokensPublic:
     tokens = await api_tokens.list_api_tokens(store, username=user.username)
     return TokensPublic(
@@ -29,7 +30,7 @@ async def list_tokens(user: CurrentUser, store: KVStoreDep) -> TokensPublic:
     )
 
 
-@router.delete("/{token_id}")
+@router.delete("/{token_id}", summary="Revoke an API token", responses=errors(404))
 async def revoke_token(token_id: str, user: CurrentUser, store: KVStoreDep) -> Ok:
     await api_tokens.revoke_api_token(store, username=user.username, token_id=token_id)
     return Ok()

@@ -43,14 +43,8 @@ function describe(response, data) {
     const message = typeof data?.error === "string" ? data.error : "Too many requests.";
     if (hint) return `${message.replace(/\s*Try again (later|in [^.]*)\.?$/i, "")} ${hint}`.trim();
   }
-  if (data && typeof data.error === "string") {
-    const problems = Array.isArray(data.details)
-      ? data.details
-          .filter((p) => p && typeof p.problem === "string")
-          .map((p) => `${p.field || p.in}: ${p.problem}`)
-      : [];
-    return problems.length ? `${data.error} (${problems.join("; ")})` : data.error;
-  }
+  // A 400's message already names each field and what to fix.
+  if (data && typeof data.error === "string") return data.error;
   return `The server answered ${response.status} ${response.statusText}`.trim();
 }
 
