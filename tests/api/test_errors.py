@@ -24,7 +24,7 @@ def test_validation_error_is_400_naming_fields_without_echoing_input(api):
     )
     assert response.status_code == 400
     body = response.json()
-    assert body["error"] == "Invalid request: check password (must be at least 1 characters long)"
+    assert body["error"] == "Invalid request: check password (must be at least 1 character long)"
     assert body["details"] == [
         {"field": "password", "in": "body", "problem": "must be at least 1 character long"}
     ]
