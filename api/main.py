@@ -28,6 +28,7 @@ from api.routes import (
     registration,
     schedules,
     tokens,
+    usage,
 )
 from datagems_core.errors import StoreError
 from datagems_core.files.base import FileStore
@@ -52,6 +53,7 @@ ROUTERS: list[APIRouter] = [
     profiles.router,
     metrics.router,
     schedules.router,
+    usage.router,
     pages.router,  # the web pages (api/web/), after every API route
 ]
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from datagems_core.drafts import Draft
 from datagems_core.errors import BadRequest, NotFound, SchemaError
 from datagems_core.inference.gateway import GatewayConfig
-from datagems_core.job_gateway import gateway_for_choice
+from datagems_core.job_gateway import bill_choice, gateway_for_choice
 from datagems_core.job_models import InferenceChoice
 from datagems_core.schemas import sanitize_schema, validate_schema
 from datagems_core.settings import Settings
@@ -61,7 +61,7 @@ async def check_inference(
         )
     if choice.profile_id:
         await gateway_for(store, settings, owner, choice)
-    return choice
+    return await bill_choice(store, settings, owner, choice)
 
 
 async def gateway_for(

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from datagems_core.pricing import Price
 from datagems_core.stored_model import StoredModel
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -38,6 +39,10 @@ class InferenceChoice(StoredModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     concurrency: int | None = Field(None, ge=1)
     api_key_env: str | None = None  # the name of an environment variable, never its value
+    # The price per million tokens when the job was created (from the profile or the server's
+    # settings); None = unknown, and the job's cost shows as unknown.
+    price: Price | None = None
+    billed_model: str | None = None  # the model name usage is counted under
 
 
 class JobDetails(StoredModel):
@@ -82,6 +87,8 @@ class Job(StoredModel):
     retry_pass: int = 0
     dataset_cid: str | None = None
     dataset_format: str | None = None
+    price: Price | None = None
+    model: str | None = None  # the model usage is counted under (GET /api/usage)
 
     @property
     def is_finished(self) -> bool:

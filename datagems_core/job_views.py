@@ -11,8 +11,9 @@ from typing import Any
 from datagems_core.clock import parse_iso
 from datagems_core.errors import FileStoreError, NotFound
 from datagems_core.files.base import FileStore
-from datagems_core.job_models import Job, sum_shards
+from datagems_core.job_models import Job, Tokens, sum_shards
 from datagems_core.jobs import JOBS_HKEY, read_details, read_shards
+from datagems_core.pricing import cost_usd
 from datagems_core.store.base import KVStore
 from datagems_core.stored_records import iter_result_chunks
 
@@ -67,7 +68,25 @@ async def describe_job(store: KVStore, files: FileStore, job: Job) -> dict[str, 
         },
         "failureReasons": totals.failure_reasons if totals else job.failure_reasons,
         "tokens": (totals.tokens if totals else job.tokens).to_record(),
+        "cost": describe_cost(job, totals.tokens if totals else job.tokens, ok=ok),
         "details": details,
+    }
+
+
+def describe_cost(job: Job, tokens: Tokens, *, ok: int) -> dict[str, Any]:
+    """What the job cost so far at the price it was created with; None values = unknown."""
+    spent = cost_usd(prompt=tokens.prompt, completion=tokens.completion, price=job.price)
+    per_record = round(spent / ok, 8) if spent is not None and ok else None
+    projected = None
+    if per_record is not None and not job.is_finished:
+        projected = round(per_record * job.total_records, 6)
+    return {
+        "usd": spent,
+        "known": spent is not None,
+        "perAcceptedRecordUsd": per_record,
+        "projectedUsd": projected,
+        "price": job.price.to_record() if job.price else None,
+        "model": job.model,
     }
 
 

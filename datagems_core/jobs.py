@@ -30,8 +30,10 @@ from datagems_core.job_models import (
     JobDetails,
     Shard,
     Totals,
+    sum_shards,
 )
 from datagems_core.shards import plan_shards
+from datagems_core.spending import record_job_usage
 from datagems_core.store.base import JSONValue, KVStore
 
 JOBS_HKEY = "datagen:jobs"
@@ -118,6 +120,8 @@ async def create_job(
         job_details_cid=details_cid,
         peers=list(peers),
         peer_count=len(peers),
+        price=details.inference.price,
+        model=details.inference.billed_model or details.inference.model,
     )
     await write_job(store, job)
     for planned in plan_shards(total_records, peers):
@@ -142,6 +146,7 @@ async def write_job(store: KVStore, job: Job) -> None:
         "updatedAt": job.updated_at,
     }
     await store.hset(user_jobs_hkey(job.owner), job.id, summary)
+    await record_job_usage(store, job)
 
 
 async def write_shard(store: KVStore, job_id: str, shard: Shard) -> None:
@@ -325,6 +330,9 @@ async def delete_job(store: KVStore, job_id: str) -> None:
     job = await read_job(store, job_id)
     if job.status == "running":
         raise Conflict(f"job {job_id} is running; cancel it before deleting it")
+    shards = await read_shards(store, job_id)
+    if shards:  # the usage ledger keeps what the job spent, up to its last checkpoint
+        await record_job_usage(store, _with_totals(job, sum_shards(shards)))
     for shard_key in (await store.hgetall(shards_hkey(job_id))).keys():
         blocks = blocks_hkey(job_id, shard_key)
         for seq in (await store.hgetall(blocks)).keys():

@@ -214,6 +214,23 @@ class Settings(BaseSettings):
     )
     inference_rpm: int | None = Field(None, ge=1, validation_alias="DATAGEMS_INFERENCE_RPM")
     mock_latency_ms: float = Field(0.0, ge=0, validation_alias="DATAGEMS_MOCK_LATENCY_MS")
+    inference_input_price_per_mtok: float | None = Field(
+        None, ge=0, le=10_000, validation_alias="DATAGEMS_INFERENCE_INPUT_PRICE_PER_MTOK"
+    )
+    inference_output_price_per_mtok: float | None = Field(
+        None, ge=0, le=10_000, validation_alias="DATAGEMS_INFERENCE_OUTPUT_PRICE_PER_MTOK"
+    )
+
+    # Monthly quotas per user (admins set each user's own; these are the defaults, unset = none)
+    quota_monthly_tokens: int | None = Field(
+        None, ge=0, validation_alias="DATAGEMS_QUOTA_MONTHLY_TOKENS"
+    )
+    quota_monthly_cost_usd: float | None = Field(
+        None, ge=0, validation_alias="DATAGEMS_QUOTA_MONTHLY_COST_USD"
+    )
+    quota_monthly_records: int | None = Field(
+        None, ge=0, validation_alias="DATAGEMS_QUOTA_MONTHLY_RECORDS"
+    )
 
     # Jobs
     update_every_k: int = Field(50, ge=1, validation_alias="DATAGEN_UPDATE_EVERY_K_REQUESTS")

@@ -28,6 +28,7 @@ from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
 from datagems_core.generation import describe_error
 from datagems_core.inference.gateway import GatewayConfig
+from datagems_core.job_gateway import bill_choice
 from datagems_core.job_models import InferenceChoice, Job
 from datagems_core.jobs import clear_cancel, create_job, read_details, read_job
 from datagems_core.schemas import sanitize_schema, validate_schema
@@ -208,7 +209,7 @@ async def _create(
             peers=peers_for(settings),
             dataset_mode=dataset_mode,
             seed=seed,
-            inference=choice,
+            inference=await bill_choice(store, settings, CLI_OWNER, choice),
             meta={"cliOut": str(out.resolve())},
         )
     finally:

@@ -54,9 +54,11 @@ from datagems_core.jobs import (
     request_cancel,
     retry_failed_records,
 )
+from datagems_core.quotas import check_job_fits
 from datagems_core.records import draft_schema
 from datagems_core.schemas import sanitize_schema
 from datagems_core.shards import peers_for
+from datagems_core.spending import record_draft_usage
 from datagems_core.store.base import KVStore
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,14 @@ async def draft_job_schema(
         gateway=gateway,
     )
     duration_ms = round((time.perf_counter() - started) * 1000, 3)
+    await record_draft_usage(
+        store,
+        owner=user.username,
+        model=choice.billed_model or "default",
+        prompt=usage.prompt,
+        completion=usage.completion,
+        price=choice.price,
+    )
     schema, warnings = sanitize_schema(drafted)
     draft = Draft(
         owner=user.username,
@@ -129,6 +139,7 @@ async def create_job_route(
 ) -> JobPublic:
     """Save the job `queued` and start its flow run; answers at once."""
     total = check_total_records(settings, body.total_records)
+    await check_job_fits(store, settings, user.username, total_records=total)
     draft = read_optional_draft(settings, body.draft_token, username=user.username)
     definition = await build_definition(
         store,

@@ -1,0 +1,180 @@
+"""Cost governance over REST: prices, job cost, the usage ledger, quotas and their counters."""
+
+from __future__ import annotations
+
+import pytest
+
+from datagems_core.spending import month_of
+from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
+from tests.support.api_fixtures import CSRF
+
+INPUT_PRICE, OUTPUT_PRICE = 2.0, 8.0
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, fake_gateway_process):
+    # the fake gateway is a real server process that reports token usage like a real gateway
+    fake_gateway_process.reset()
+    harness, runner = start_jobs_harness(
+        tmp_path_factory.mktemp("usage-api"),
+        update_every_k=5,
+        inference_base_url_raw=fake_gateway_process.openai_base,
+        inference_model="fake-model",
+        inference_input_price_per_mtok=INPUT_PRICE,
+        inference_output_price_per_mtok=OUTPUT_PRICE,
+    )
+    with harness.stack:
+        yield harness
+
+
+def _job(client, total=6, **overrides):
+    body = {
+        "title": "People",
+        "instructions": "Fictional customers of a software shop",
+        "schema": PEOPLE_SCHEMA,
+        "totalRecords": total,
+        "seed": 3,
+        **overrides,
+    }
+    return client.post("/api/jobs", json=body, headers=CSRF)
+
+
+def _made(env, client, total=6):
+    response = _job(client, total)
+    assert response.status_code == 201, response.text
+    job = response.json()["job"]
+    run_job_here(env, job["id"])
+    return client.get(f"/api/jobs/{job['id']}").json()
+
+
+def test_job_cost_is_tokens_at_the_price_it_was_created_with(env):
+    view = _made(env, env.alice)
+    tokens, cost = view["tokens"], view["cost"]
+    assert tokens["prompt"] > 0 and tokens["completion"] > 0
+    expected = (tokens["prompt"] * INPUT_PRICE + tokens["completion"] * OUTPUT_PRICE) / 1e6
+    assert cost["known"] is True
+    assert cost["usd"] == pytest.approx(expected, abs=1e-6)
+    assert cost["perAcceptedRecordUsd"] == pytest.approx(expected / view["progress"]["ok"], rel=1e-3)
+    assert cost["price"] == {"inputPerMTok": INPUT_PRICE, "outputPerMTok": OUTPUT_PRICE}
+    assert cost["model"] == "fake-model"
+    assert view["job"]["price"]["inputPerMTok"] == INPUT_PRICE
+
+
+def test_job_without_a_price_shows_cost_unknown_not_zero(tmp_path, fake_gateway):
+    harness, _ = start_jobs_harness(
+        tmp_path, update_every_k=5, inference_base_url_raw=fake_gateway.openai_base
+    )
+    with harness.stack:
+        view = _made(harness, harness.alice, total=3)
+        assert view["tokens"]["total"] > 0
+        assert view["cost"]["usd"] is None and view["cost"]["known"] is False
+        usage = harness.alice.get("/api/usage").json()
+        assert usage["reports"][0]["totals"]["costUsd"] is None
+        assert usage["reports"][0]["totals"]["unpricedTokens"] == view["tokens"]["total"]
+
+
+def test_usage_sums_jobs_per_model_and_survives_deleting_the_job(env):
+    bob = env.bob
+    before = bob.get("/api/usage").json()["reports"][0]["totals"]
+    view = _made(env, bob, total=4)
+    report = bob.get("/api/usage").json()
+    assert report["month"] == month_of()
+    (line,) = report["reports"][0]["models"]
+    assert line["model"] == "fake-model"
+    totals = report["reports"][0]["totals"]
+    assert totals["totalTokens"] - before["totalTokens"] == view["tokens"]["total"]
+    assert totals["acceptedRecords"] - before["acceptedRecords"] == view["progress"]["ok"]
+    deleted = bob.delete(f"/api/jobs/{view['job']['id']}", headers=CSRF)
+    assert deleted.status_code == 200, deleted.text
+    after = bob.get("/api/usage").json()["reports"][0]["totals"]
+    assert after["totalTokens"] == totals["totalTokens"]
+
+
+def test_usage_of_others_is_for_admins_only(env):
+    _made(env, env.alice, total=2)
+    assert env.bob.get("/api/usage", params={"user": "alice"}).status_code == 403
+    seen = env.admin.get("/api/usage", params={"user": "alice"}).json()
+    assert seen["reports"][0]["user"] == "alice"
+    everyone = env.admin.get("/api/usage", params={"user": "*"}).json()
+    assert {"alice"} <= {r["user"] for r in everyone["reports"]}
+    bad = env.alice.get("/api/usage", params={"month": "2026-13"})
+    assert bad.status_code == 400 and "month" in bad.text
+
+
+def test_a_schema_draft_counts_to_the_user_who_asked(env):
+    before = env.alice.get("/api/usage").json()["reports"][0]["models"]
+    drafts_before = sum(m["drafts"] for m in before)
+    response = env.alice.post(
+        "/api/jobs/schema",
+        json={"title": "Tickets", "instructions": "Support tickets of a bank"},
+        headers=CSRF,
+    )
+    assert response.status_code == 200, response.text
+    after = env.alice.get("/api/usage").json()["reports"][0]["models"]
+    assert sum(m["drafts"] for m in after) == drafts_before + 1
+
+
+def test_quota_refuses_a_job_that_cannot_fit_and_lets_another_user_run(env):
+    used = env.admin.get("/api/admin/users/alice/quota").json()["usedRecords"]
+    put = env.admin.put(
+        "/api/admin/users/alice/quota", json={"records": used + 5}, headers=CSRF
+    )
+    assert put.status_code == 200, put.text
+    assert put.json()["remainingRecords"] == 5
+    refused = _job(env.alice, total=6)
+    assert refused.status_code == 403
+    assert "record quota" in refused.json()["error"] and "5 of" in refused.json()["error"]
+    assert _job(env.alice, total=5).status_code == 201
+    assert _job(env.bob, total=6).status_code == 201  # bob has no quota
+    env.admin.put("/api/admin/users/alice/quota", json={"reset": True}, headers=CSRF)
+    assert _job(env.alice, total=6).status_code == 201
+
+
+def test_token_quota_spent_refuses_new_jobs(env):
+    view = _made(env, env.alice, total=2)
+    assert view["tokens"]["total"] > 0
+    env.admin.put("/api/admin/users/alice/quota", json={"tokens": 1}, headers=CSRF)
+    refused = _job(env.alice, total=1)
+    assert refused.status_code == 403 and "token quota" in refused.json()["error"]
+    env.admin.put("/api/admin/users/alice/quota", json={"reset": True}, headers=CSRF)
+
+
+def test_quota_routes_check_input_and_rights(env):
+    assert env.alice.put(
+        "/api/admin/users/alice/quota", json={"records": 5}, headers=CSRF
+    ).status_code == 403
+    bad = env.admin.put("/api/admin/users/alice/quota", json={"costUsd": -1}, headers=CSRF)
+    assert bad.status_code == 400 and "costUsd" in bad.text
+    missing = env.admin.put("/api/admin/users/nobody/quota", json={"records": 5}, headers=CSRF)
+    assert missing.status_code == 404
+
+
+def test_profile_prices_are_checked_and_shown(env):
+    url = "/api/user/settings"
+    one = env.alice.post(
+        url, json={"name": "Paid", "baseUrl": "https://api.example.com/v1", "inputPricePerMTok": 1},
+        headers=CSRF,
+    )
+    assert one.status_code == 400 and "outputPricePerMTok" in one.text
+    negative = env.alice.post(
+        url,
+        json={"name": "Paid", "inputPricePerMTok": -1, "outputPricePerMTok": 1},
+        headers=CSRF,
+    )
+    assert negative.status_code == 400 and "inputPricePerMTok" in negative.text
+    saved = env.alice.post(
+        url,
+        json={"name": "Paid", "inputPricePerMTok": 0.15, "outputPricePerMTok": 0.6},
+        headers=CSRF,
+    )
+    assert saved.status_code == 200, saved.text
+    profile = saved.json()["profiles"][-1]
+    assert profile["inputPricePerMTok"] == 0.15 and profile["outputPricePerMTok"] == 0.6
+
+
+def test_prometheus_counts_usage_per_user_and_model(env):
+    _made(env, env.alice, total=2)
+    text = env.admin.get("/metrics").text
+    assert "# TYPE datagems_usage_tokens_total counter" in text
+    assert 'datagems_usage_tokens_total{user="alice",model="fake-model",kind="prompt"}' in text
+    assert 'datagems_usage_cost_usd_total{user="alice",model="fake-model"}' in text
