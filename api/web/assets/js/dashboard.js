@@ -3,7 +3,7 @@
 import { api } from "./api.js";
 import { byId, el, fill, hideNotice, showNotice, whileBusy } from "./dom.js";
 import { definitionForm } from "./definition_form.js";
-import { formatNumber, formatTime } from "./format.js";
+import { formatNumber, formatTime, formatUsd, jobCostUsd } from "./format.js";
 import { isActive, jobUrl, progressBar, statusBadge } from "./jobs_view.js";
 import { startPage } from "./layout.js";
 
@@ -36,6 +36,7 @@ function jobRow(job, { everyone, showFailures }) {
     el("span", { text: `created ${formatTime(job.createdAt)}` }),
     everyone ? el("span", { text: `owner ${job.owner}` }) : null,
     job.version ? el("span", { text: `version ${job.version}` }) : null,
+    el("span", { class: "job-cost", text: `cost ${formatUsd(jobCostUsd(job))}` }),
   ];
   return el(
     "li",
