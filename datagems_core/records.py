@@ -75,6 +75,10 @@ class RecordResult:
     variation: dict[str, Any] = field(default_factory=dict)
     usage: TokenUsage = field(default_factory=TokenUsage)
     duration_ms: float = 0.0
+    # What rejected the candidate: invalid (unparseable or schema), gateway (no reply at all),
+    # lint, unique, duplicate, near_duplicate or judge; None when accepted.
+    gate: str | None = None
+    verdict: dict[str, Any] | None = None  # the judge's {score, reasons}, when there is one
 
     def to_json(self) -> dict[str, Any]:
         """A JSON object (a dict, not a string) with camelCase keys."""
@@ -87,6 +91,8 @@ class RecordResult:
             "variation": self.variation,
             "usage": self.usage.to_json(),
             "durationMs": round(self.duration_ms, 3),
+            "gate": self.gate,
+            "verdict": self.verdict,
         }
 
     @classmethod
@@ -102,6 +108,8 @@ class RecordResult:
             variation=dict(obj.get("variation") or {}),
             usage=TokenUsage.from_json(obj.get("usage")),
             duration_ms=float(obj.get("durationMs", 0.0)),
+            gate=obj.get("gate"),
+            verdict=obj.get("verdict"),
         )
 
 
@@ -180,6 +188,11 @@ class ModelRecordMaker:
             variation=variation,
             usage=answer.usage,
             duration_ms=(time.perf_counter() - started) * 1000,
+            gate=None
+            if answer.value is not None
+            else "gateway"
+            if answer.is_systemic
+            else "invalid",
         )
 
     def _check(self, value: dict[str, Any]) -> list[str]:
@@ -205,6 +218,7 @@ def _failed(
         attempts=attempts,
         variation=variation,
         duration_ms=(time.perf_counter() - started) * 1000,
+        gate="invalid",
     )
 
 

@@ -13,7 +13,7 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import prefect
 from prefect import Flow
@@ -23,6 +23,7 @@ from prefect.deployments import arun_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.logging import get_run_logger
 
+from datagems_core.candidates import budget_message
 from datagems_core.dataset_summary import field_statistics, render_summary, sample_records
 from datagems_core.errors import ServiceUnavailable
 from datagems_core.exports import write_export
@@ -55,6 +56,10 @@ WATCH_SECONDS = 2.0
 JOB_WRITE_SECONDS = 1.0
 
 
+class JobIncomplete(Exception):
+    """The job ended without its N accepted records (its candidate budget was spent)."""
+
+
 class ShardRunFailed(Exception):
     """A shard's flow run on a peer ended without succeeding."""
 
@@ -74,7 +79,8 @@ class _JobTracker:
 
     @property
     def done(self) -> int:
-        return sum(s.generated_ok + s.generated_failed for s in self.shards.values())
+        """Accepted records: what the job's N counts."""
+        return sum(s.generated_ok for s in self.shards.values())
 
     async def observe(self, shard: Shard) -> None:
         self.shards[shard.shard_key] = shard
@@ -100,7 +106,7 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
     job = await mark_running(store, job, flow_run_id=current_flow_run_id())
     shards = await read_shards(store, job_id)
     tracker = _JobTracker(store, job, shards)
-    await tracker.progress.start(tracker.done if job.retry_pass == 0 else 0)
+    await tracker.progress.start(tracker.done)
     logger.info("job %s: %d records over %d shard(s)", job_id, job.total_records, len(shards))
     try:
         if await _sends_to_peers(shards):
@@ -117,21 +123,35 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
         raise
     totals = sum_shards(finished)
     cancelled = any(s.status == "cancelled" for s in finished)
+    if cancelled:
+        status: Literal["succeeded", "failed", "cancelled"] = "cancelled"
+        error = None
+    elif totals.total_ok < job.total_records:
+        status, error = "failed", budget_message(totals.total_ok, job.total_records, totals.rejected)
+    else:
+        status, error = "succeeded", None
     dataset_cid = await _store_dataset(store, files, tracker.job)
     job = await mark_finished(
         store,
         tracker.job,
-        status="cancelled" if cancelled else "succeeded",
-        error=None,
+        status=status,
+        error=error,
         totals=totals,
         dataset_cid=dataset_cid,
         dataset_format="jsonl",
     )
-    await tracker.progress.finish(totals.done)
+    await tracker.progress.finish(totals.total_ok)
     await _summarise(store, files, job)
     logger.info(
-        "job %s %s: %d valid, %d failed", job_id, job.status, totals.total_ok, totals.total_failed
+        "job %s %s: %d accepted of %d, %d candidates rejected",
+        job_id,
+        job.status,
+        totals.total_ok,
+        job.total_records,
+        totals.total_failed,
     )
+    if status == "failed":
+        raise JobIncomplete(error)  # the run is Failed in Prefect, as the job is
     return job
 
 
@@ -192,7 +212,7 @@ async def _run_on_peers(store: KVStore, tracker: _JobTracker, shards: list[Shard
     parent = current_flow_run_id() or job.id
     runs: dict[str, FlowRun] = {}
     for shard in shards:
-        if shard.status == "succeeded" and shard.retry_pass >= job.retry_pass:
+        if shard.status == "succeeded" and shard.generated_ok >= shard.assigned:
             continue
         try:
             runs[shard.shard_key] = await arun_deployment(

@@ -21,6 +21,7 @@ from api.flow_runner import FlowRunner, FlowRunnerDep, start_job_run
 from api.job_schemas import (
     JobCreate,
     JobPublic,
+    JobRetry,
     JobsPublic,
     RecordsPublic,
     SchemaDraft,
@@ -32,6 +33,7 @@ from datagems_core.clock import iso_from_ms, now_iso
 from datagems_core.definitions import (
     build_definition,
     check_inference,
+    check_max_candidates,
     check_total_records,
     gateway_for,
 )
@@ -47,12 +49,12 @@ from datagems_core.exports import MEDIA_TYPES, ExportSummary, iter_export_bytes,
 from datagems_core.job_models import InferenceChoice, Job
 from datagems_core.job_views import describe_job, list_all_jobs, read_record_page
 from datagems_core.jobs import (
+    continue_job,
     create_job,
     delete_job,
     list_job_texts_for_user,
     read_job,
     request_cancel,
-    retry_failed_records,
 )
 from datagems_core.records import draft_schema
 from datagems_core.schemas import sanitize_schema
@@ -129,6 +131,7 @@ async def create_job_route(
 ) -> JobPublic:
     """Save the job `queued` and start its flow run; answers at once."""
     total = check_total_records(settings, body.total_records)
+    max_candidates = check_max_candidates(settings, total, body.max_candidates)
     draft = read_optional_draft(settings, body.draft_token, username=user.username)
     definition = await build_definition(
         store,
@@ -141,6 +144,7 @@ async def create_job_route(
         schema=body.json_schema,
         dataset_mode=body.dataset_mode,
         inference=body.inference.to_choice() if body.inference else None,
+        gates=body.to_gates(),
     )
     job = await create_job(
         store,
@@ -155,6 +159,8 @@ async def create_job_route(
         dataset_mode=definition.dataset_mode,
         seed=body.seed,
         inference=definition.inference,
+        gates=definition.gates,
+        max_candidates=max_candidates,
     )
     job = await start_job_run(store, runner, job)
     return JobPublic(job=job.to_record(), warnings=definition.warnings)
@@ -237,11 +243,17 @@ async def _stop_run(runner: FlowRunner, job: Job) -> str | None:
 
 @router.post("/{job_id}/retry")
 async def retry_job(
-    job_id: str, user: CurrentUser, store: KVStoreDep, runner: FlowRunnerDep
+    job_id: str,
+    user: CurrentUser,
+    store: KVStoreDep,
+    runner: FlowRunnerDep,
+    body: JobRetry | None = None,
 ) -> JobPublic:
-    """Regenerate only the failed records, in a new flow run."""
+    """Continue a failed or cancelled job until it has its N accepted records, in a new flow
+    run; `{"maxCandidates": ...}` raises its candidate budget."""
     await read_visible_job(store, user, job_id)
-    job = await retry_failed_records(store, job_id)
+    max_candidates = body.max_candidates if body else None
+    job = await continue_job(store, job_id, max_candidates=max_candidates)
     job = await start_job_run(store, runner, job)
     return JobPublic(job=job.to_record())
 
