@@ -82,7 +82,7 @@ class RecordResult:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON object (a dict, not a string) with camelCase keys."""
-        return {
+        value: dict[str, Any] = {
             "index": self.index,
             "ok": self.ok,
             "data": self.data,
@@ -91,9 +91,12 @@ class RecordResult:
             "variation": self.variation,
             "usage": self.usage.to_json(),
             "durationMs": round(self.duration_ms, 3),
-            "gate": self.gate,
-            "verdict": self.verdict,
         }
+        if self.gate is not None:  # only on rejected candidates: blocks stay small
+            value["gate"] = self.gate
+        if self.verdict is not None:
+            value["verdict"] = self.verdict
+        return value
 
     @classmethod
     def from_json(cls, value: dict[str, Any] | str | bytes) -> RecordResult:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query
@@ -56,6 +56,7 @@ from datagems_core.jobs import (
     read_job,
     request_cancel,
 )
+from datagems_core.quality import quality_report
 from datagems_core.records import draft_schema
 from datagems_core.schemas import sanitize_schema
 from datagems_core.shards import peers_for
@@ -211,11 +212,25 @@ async def read_job_records(
     files: FileStoreDep,
     offset: Offset = 0,
     limit: Limit = 100,
+    status: Literal["accepted", "rejected"] | None = None,
 ) -> RecordsPublic:
-    """Records made so far, in index order, with attempts, error, variation and tokens."""
+    """Candidates made so far, in index order, with attempts, error, gate, variation and
+    tokens; `status=rejected` lists only rejected ones (with the gate and reason)."""
     job = await read_visible_job(store, user, job_id)
-    records, count = await read_record_page(store, files, job, offset=offset, limit=limit)
+    records, count = await read_record_page(
+        store, files, job, offset=offset, limit=limit, status=status
+    )
     return RecordsPublic(records=records, count=count, offset=offset, limit=limit)
+
+
+@router.get("/{job_id}/quality")
+async def read_job_quality(
+    job_id: str, user: CurrentUser, store: KVStoreDep, files: FileStoreDep
+) -> dict[str, Any]:
+    """Candidates, accepted, rejected by gate (with reasons and examples), duplicates,
+    distinct-2, per-field distributions, judge scores and tokens."""
+    job = await read_visible_job(store, user, job_id)
+    return await quality_report(store, files, job)
 
 
 @router.post("/{job_id}/cancel")
