@@ -39,6 +39,7 @@ from datagems_core.jobs import (
     read_job,
     read_shards,
 )
+from datagems_core.quality import quality_report, render_quality
 from datagems_core.settings import Settings, get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
@@ -127,7 +128,10 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
         status: Literal["succeeded", "failed", "cancelled"] = "cancelled"
         error = None
     elif totals.total_ok < job.total_records:
-        status, error = "failed", budget_message(totals.total_ok, job.total_records, totals.rejected)
+        status, error = (
+            "failed",
+            budget_message(totals.total_ok, job.total_records, totals.rejected),
+        )
     else:
         status, error = "succeeded", None
     dataset_cid = await _store_dataset(store, files, tracker.job)
@@ -286,7 +290,10 @@ async def _store_dataset(store: KVStore, files: FileStore, job: Job) -> str | No
 async def _summarise(store: KVStore, files: FileStore, job: Job) -> None:
     rows = await sample_records(store, files, job.id)
     totals = sum_shards(await read_shards(store, job.id))
-    markdown = render_summary(job, totals, field_statistics(rows), sampled=len(rows))
+    quality = render_quality(await quality_report(store, files, job))
+    markdown = render_summary(
+        job, totals, field_statistics(rows), sampled=len(rows), quality=quality
+    )
     await publish_summary(job, markdown)
 
 
