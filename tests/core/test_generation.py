@@ -13,11 +13,11 @@ from datagems_core.errors import InferenceUnreachable
 from datagems_core.generation import run_records, run_shard
 from datagems_core.job_models import InferenceChoice, sum_shards
 from datagems_core.jobs import (
+    continue_job,
     mark_finished,
     mark_running,
     read_job,
     read_shard,
-    continue_job,
     request_cancel,
 )
 from datagems_core.store.memory import MemoryStore

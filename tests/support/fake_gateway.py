@@ -10,7 +10,7 @@ with `POST /__fake/config` (merged; `POST /__fake/reset` restores the start conf
 - latency_ms, jitter_ms        delay before answering
 - rate_429, rate_500, rate_hang, rate_garbage, rate_invalid, rate_non_json, rate_duplicate
                                share of requests with that fault, spread evenly (deterministic);
-                               a duplicate repeats the record sent just before it
+                               a duplicate repeats the last record sent intact
 - unique_records               each reply a record of its own (made for the request's number)
                                rather than one of a pool of 32 served round-robin (default true)
 - script                       list of outcomes for the next requests, taking precedence:
@@ -71,6 +71,7 @@ class FakeGateway:
         self.config = copy.deepcopy(self.start_config)
         self.script: deque[str] = deque(self.config.pop("script") or [])
         self.counter = 0
+        self.due: deque[str] = deque()
         self.by_path: Counter[str] = Counter()
         self.by_outcome: Counter[str] = Counter()
         self.by_format: Counter[str] = Counter()
@@ -92,9 +93,10 @@ class FakeGateway:
         for fault in _FAULTS:
             rate = float(self.config[f"rate_{fault}"])
             # Request n gets the fault when the running count of faults steps up: exact shares.
+            # Faults that step up on the same request wait for the next ones, in turn.
             if rate > 0 and math.floor((n + 1) * rate) > math.floor(n * rate):
-                return fault
-        return "ok"
+                self.due.append(fault)
+        return self.due.popleft() if self.due else "ok"
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -218,7 +220,8 @@ def build_app(gateway: FakeGateway) -> web.Application:
             record = copy.deepcopy(gateway.last_record)
         else:
             record = gateway.record_for(schema, n)
-            gateway.last_record = record
+            if outcome in ("ok", "fenced"):  # sent as it is: what a duplicate repeats
+                gateway.last_record = record
         if outcome == "garbage":
             content = "I'm sorry, I cannot help with generating that record today."
         elif outcome == "invalid":
