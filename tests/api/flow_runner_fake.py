@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from api.flow_runner import PrefectSchedule, get_flow_runner
+from datagems_core.candidates import budget_message
 from datagems_core.errors import ServiceUnavailable
 from datagems_core.files.local import LocalFileStore
-from datagems_core.candidates import budget_message
 from datagems_core.generation import run_shard
 from datagems_core.job_models import Job, sum_shards
 from datagems_core.jobs import mark_finished, mark_running, read_job, read_shards

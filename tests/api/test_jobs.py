@@ -233,6 +233,7 @@ def test_read_job_shows_progress_shards_timings_and_prefect_link(api):
         "done": 6,
         "ok": 6,
         "failed": 0,
+        "candidates": 6,
         "total": 6,
         "percent": 100.0,
         "retryPass": 0,
