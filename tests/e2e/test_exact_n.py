@@ -44,7 +44,8 @@ def test_a_300_record_job_against_invalid_and_duplicate_replies_delivers_exactly
     # Each rejection costs one more candidate, no more: the ideal is 300 / acceptance rate.
     assert candidates == 300 + sum(view["rejected"].values())
     rejected = client.get(f"/api/jobs/{job['id']}/records", params={"status": "rejected"})
-    assert {r["gate"] for r in rejected.json()["records"]} <= {"invalid", "duplicate"}
+    gates = {r["gate"] for r in rejected.json()["records"]}
+    assert gates <= {"invalid", "duplicate", "near_duplicate"}  # short names repeat
 
 
 def test_a_gateway_answering_500_fails_a_1000_record_job_within_a_few_dozen_calls(
