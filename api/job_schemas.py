@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, model_validator
 
 from api.schemas import ApiModel
+from datagems_core.gate_config import DEFAULT_NEAR_DUPLICATE_THRESHOLD, GateConfig, JudgeConfig
 from datagems_core.job_models import InferenceChoice
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -87,8 +88,44 @@ class DefinitionFields(ApiModel):
         return self
 
 
-class JobCreate(DefinitionFields):
+class JudgeRequest(ApiModel):
+    """`{"rubric": "...", "minScore": 1..5, "profileId" | "model": ...}`; checked by the core."""
+
+    rubric: Annotated[str, Field(max_length=4000)]
+    min_score: int = 3
+    profile_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    model: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class GateFields(ApiModel):
+    """The quality gates of a job's candidates (schema and exact duplicates always apply)."""
+
+    lint: bool = True
+    unique_fields: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=50)] = (
+        Field(default_factory=list)
+    )
+    near_duplicate_threshold: float | None = DEFAULT_NEAR_DUPLICATE_THRESHOLD
+    judge: JudgeRequest | None = None
+
+    def to_gates(self) -> GateConfig:
+        judge = JudgeConfig(**self.judge.model_dump()) if self.judge else None
+        return GateConfig(
+            lint=self.lint,
+            unique_fields=self.unique_fields,
+            near_duplicate_threshold=self.near_duplicate_threshold,
+            judge=judge,
+        )
+
+
+class JobCreate(DefinitionFields, GateFields):
     total_records: int
+    max_candidates: int | None = None
+
+
+class JobRetry(ApiModel):
+    """Continue a failed or cancelled job; `maxCandidates` raises its candidate budget."""
+
+    max_candidates: int | None = None
 
 
 class JobPublic(ApiModel):

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import api_latency, exports, faults, memory, resume, throughput
+from bench import api_latency, exports, faults, gates, memory, resume, throughput
 from bench.machine import describe_machine, machine_lines
 from bench.report import Line, markdown_table
 from bench.stack import Stack, open_stack
@@ -31,6 +31,7 @@ BENCHES: dict[str, Bench] = {
     "resume": resume.run,
     "exports": exports.run,
     "api": api_latency.run,
+    "gates": gates.run,
 }
 FULL: dict[str, dict[str, Any]] = {
     "throughput": {"sizes": (1000, 10000)},
@@ -39,6 +40,7 @@ FULL: dict[str, dict[str, Any]] = {
     "resume": {"sizes": (2000,)},
     "exports": {"sizes": (1_000_000,)},
     "api": {"sizes": (1000,)},
+    "gates": {"sizes": (10000,)},
 }
 SMOKE: dict[str, dict[str, Any]] = {
     "throughput": {"sizes": (30,), "concurrency": 8, "latency_ms": 20.0},
@@ -47,6 +49,7 @@ SMOKE: dict[str, dict[str, Any]] = {
     "resume": {"sizes": (400,), "concurrency": 4, "latency_ms": 50.0},
     "exports": {"sizes": (2500,), "block_records": 500},
     "api": {"sizes": (20,), "clients": 4, "requests": 40},
+    "gates": {"sizes": (40,), "concurrency": 8, "latency_ms": 20.0},
 }
 START_MARK = "<!-- bench results: start -->"
 END_MARK = "<!-- bench results: end -->"

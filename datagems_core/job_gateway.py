@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from datagems_core.errors import ConfigError
+from datagems_core.gate_config import JudgeConfig
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.job_models import InferenceChoice, JobDetails
 from datagems_core.pricing import price_of
@@ -80,6 +81,18 @@ async def resolve_gateway(
 def _plain_overrides(choice: InferenceChoice) -> dict[str, Any]:
     overrides = _choice_overrides(choice.model_copy(update={"api_key_env": None}))
     return overrides
+
+
+async def resolve_judge_gateway(
+    store: KVStore, settings: Settings, details: JobDetails, judge: JudgeConfig
+) -> GatewayConfig | None:
+    """The judge's gateway: its own profile or model when it names one, else the job's."""
+    choice = details.inference
+    if judge.profile_id:
+        choice = InferenceChoice(profile_id=judge.profile_id, model=judge.model)
+    elif judge.model:
+        choice = choice.model_copy(update={"model": judge.model})
+    return await gateway_for_choice(store, settings, details.owner, choice)
 
 
 def _choice_overrides(choice: InferenceChoice) -> dict[str, Any]:

@@ -6,7 +6,7 @@ checkpoints), so they are live while the job record itself is written only now a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from datagems_core.clock import parse_iso
 from datagems_core.errors import FileStoreError, NotFound
@@ -41,7 +41,7 @@ async def describe_job(store: KVStore, files: FileStore, job: Job) -> dict[str, 
     totals = sum_shards(shards) if shards else None
     ok = totals.total_ok if totals else job.total_ok
     failed = totals.total_failed if totals else job.total_failed
-    done = ok + failed
+    done = ok  # N counts accepted records; rejected candidates were replaced
     total = job.total_records
     try:
         details: dict[str, Any] = (await read_details(files, job)).to_record()
@@ -54,6 +54,7 @@ async def describe_job(store: KVStore, files: FileStore, job: Job) -> dict[str, 
             "done": done,
             "ok": ok,
             "failed": failed,
+            "candidates": ok + failed,
             "total": total,
             "percent": 100.0 if total == 0 else round(min(done, total) * 100 / total, 2),
             "retryPass": job.retry_pass,
@@ -67,6 +68,7 @@ async def describe_job(store: KVStore, files: FileStore, job: Job) -> dict[str, 
             "recordsDurationMs": job.records_duration_ms,
         },
         "failureReasons": totals.failure_reasons if totals else job.failure_reasons,
+        "rejected": totals.rejected if totals else job.rejected,
         "tokens": (totals.tokens if totals else job.tokens).to_record(),
         "cost": describe_cost(job, totals.tokens if totals else job.tokens, ok=ok),
         "details": details,
@@ -101,18 +103,32 @@ def _public_record(stored: dict[str, Any]) -> dict[str, Any]:
         "variation": stored.get("variation") or {},
         "tokens": stored.get("usage") or {"prompt": 0, "completion": 0, "total": 0},
         "durationMs": stored.get("durationMs"),
+        "gate": stored.get("gate"),
+        "verdict": stored.get("verdict"),
     }
 
 
 async def read_record_page(
-    store: KVStore, files: FileStore, job: Job, *, offset: int, limit: int
+    store: KVStore,
+    files: FileStore,
+    job: Job,
+    *,
+    offset: int,
+    limit: int,
+    status: Literal["accepted", "rejected"] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Stored records in index order from `offset` (failed ones too); returns (page, made so far)."""
+    """Stored candidates in index order from `offset` (rejected ones too, or only those of
+    `status`); returns (page, how many there are so far)."""
     shards = await read_shards(store, job.id)
-    made = sum(s.generated_ok + s.generated_failed for s in shards)
+    ok = sum(s.generated_ok for s in shards)
+    failed = sum(s.generated_failed for s in shards)
+    made = ok if status == "accepted" else failed if status == "rejected" else ok + failed
     page: list[dict[str, Any]] = []
     seen = 0
     async for chunk in iter_result_chunks(store, files, job.id, shards=shards):
+        if status is not None:
+            wanted = status == "accepted"
+            chunk = [r for r in chunk if bool(r.get("ok")) == wanted]
         if seen + len(chunk) <= offset:
             seen += len(chunk)
             continue

@@ -235,6 +235,10 @@ class Settings(BaseSettings):
     # Jobs
     update_every_k: int = Field(50, ge=1, validation_alias="DATAGEN_UPDATE_EVERY_K_REQUESTS")
     record_tasks_max: int = Field(1000, ge=0, validation_alias="DATAGEMS_RECORD_TASKS_MAX")
+    max_candidates_factor: float = Field(
+        2.0, ge=1.0, le=100.0, validation_alias="DATAGEMS_MAX_CANDIDATES_FACTOR"
+    )
+    systemic_failure_limit: int = Field(8, ge=1, validation_alias="DATAGEMS_SYSTEMIC_FAILURE_LIMIT")
     max_records_per_job: int = Field(100_000, ge=1, validation_alias="DATAGEN_MAX_RECORDS_PER_JOB")
     max_external_api_configs: int = Field(
         10, ge=1, validation_alias="DATAGEN_MAX_EXTERNAL_API_CONFIGS"

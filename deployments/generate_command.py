@@ -22,15 +22,22 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from datagems_core.definitions import check_max_candidates
 from datagems_core.errors import BadRequest, ConfigError, DatagemsError, SchemaError
 from datagems_core.exports import export_to_path, format_for_path
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
+from datagems_core.gate_config import (
+    DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+    GateConfig,
+    check_gate_config,
+)
 from datagems_core.generation import describe_error
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.job_gateway import bill_choice
 from datagems_core.job_models import InferenceChoice, Job
-from datagems_core.jobs import clear_cancel, create_job, read_details, read_job
+from datagems_core.jobs import clear_cancel, continue_job, create_job, read_details, read_job
+from datagems_core.quality import quality_report, render_quality
 from datagems_core.schemas import sanitize_schema, validate_schema
 from datagems_core.settings import Settings, get_settings
 from datagems_core.shards import peers_for
@@ -76,14 +83,29 @@ def generate(
         str | None, typer.Option(help="Job title (default: from instructions)")
     ] = None,
     dataset_mode: Annotated[bool, typer.Option(help="Labelled records for ML datasets")] = False,
+    max_candidates: Annotated[
+        int | None,
+        typer.Option(help="Most candidates to try for the N records (default: factor x N)"),
+    ] = None,
+    unique: Annotated[
+        list[str] | None, typer.Option(help="A field whose values never repeat (repeatable)")
+    ] = None,
+    near_duplicate_threshold: Annotated[
+        float | None, typer.Option(help="MinHash Jaccard threshold for near duplicates")
+    ] = DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+    no_near_duplicates: Annotated[
+        bool, typer.Option(help="Turn the near-duplicate gate off")
+    ] = False,
+    lint: Annotated[bool, typer.Option(help="Reject empty, echoed and placeholder values")] = True,
     resume: Annotated[str | None, typer.Option(help="Finish this job id instead")] = None,
     verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines")] = False,
 ) -> None:
-    """Make a dataset: one validated model call per record, written to --out."""
+    """Make a dataset: exactly --records accepted records, written to --out."""
     with _one_line_errors():
         format_for_path(out)
         settings = get_settings()
         if resume:
+            _continue(settings, resume, max_candidates)
             _run_and_export(settings, resume, out, verbose=verbose)
             return
         text = _instructions(instructions, instructions_file)
@@ -96,10 +118,20 @@ def generate(
             base_url=gateway, model=model, api_key_env=api_key_env, concurrency=concurrency
         )
         _check_gateway(settings, choice)
+        record_schema = _read_schema(schema)
+        gates = check_gate_config(
+            GateConfig(
+                lint=lint,
+                unique_fields=unique or [],
+                near_duplicate_threshold=None if no_near_duplicates else near_duplicate_threshold,
+            ),
+            record_schema,
+        )
+        budget = check_max_candidates(settings, records, max_candidates)
         job_id = asyncio.run(
             _create(
                 settings,
-                _read_schema(schema),
+                record_schema,
                 text,
                 records,
                 choice,
@@ -107,6 +139,8 @@ def generate(
                 title,
                 dataset_mode,
                 out,
+                gates,
+                budget,
             )
         )
         _run_and_export(settings, job_id, out, verbose=verbose)
@@ -115,13 +149,38 @@ def generate(
 def resume(
     job_id: Annotated[str, typer.Argument(help="The job to finish")],
     out: Annotated[Path | None, typer.Option(help="Output file (default: the job's)")] = None,
+    max_candidates: Annotated[
+        int | None, typer.Option(help="A larger candidate budget for a job that spent its own")
+    ] = None,
     verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines")] = False,
 ) -> None:
-    """Finish a job from its checkpoints (after a kill, a failure or a cancel)."""
+    """Finish a job from its checkpoints (after a kill, a failure, a cancel or a spent budget)."""
     with _one_line_errors():
         if out is not None:
             format_for_path(out)
-        _run_and_export(get_settings(), job_id, out, verbose=verbose)
+        settings = get_settings()
+        _continue(settings, job_id, max_candidates)
+        _run_and_export(settings, job_id, out, verbose=verbose)
+
+
+def _continue(settings: Settings, job_id: str, max_candidates: int | None) -> None:
+    """A finished job that lacks records is queued to go on (with a larger budget if given)."""
+
+    async def run() -> None:
+        store = open_store(settings)
+        try:
+            job = await read_job(store, job_id)
+            if job.is_finished and job.status != "succeeded":
+                await continue_job(store, job_id, max_candidates=max_candidates)
+            elif max_candidates is not None:
+                raise BadRequest(
+                    f"--max-candidates raises the budget of a failed or cancelled job; job "
+                    f"{job_id} is {job.status}"
+                )
+        finally:
+            await store.close()
+
+    asyncio.run(run())
 
 
 def export(
@@ -194,6 +253,8 @@ async def _create(
     title: str | None,
     dataset_mode: bool,
     out: Path,
+    gates: GateConfig,
+    max_candidates: int | None,
 ) -> str:
     store, files = open_store(settings), open_file_store(settings)
     try:
@@ -211,6 +272,8 @@ async def _create(
             seed=seed,
             inference=await bill_choice(store, settings, CLI_OWNER, choice),
             meta={"cliOut": str(out.resolve())},
+            gates=gates,
+            max_candidates=max_candidates,
         )
     finally:
         await files.close()
@@ -228,11 +291,11 @@ def _run_and_export(settings: Settings, job_id: str, out: Path | None, *, verbos
     with prefect_api(settings, say=_say):
         quiet_prefect_console(verbose)
         job = asyncio.run(_run(settings, job_id, out))
-    if job.status != "succeeded":
+    if job.status != "succeeded" or job.total_ok != job.total_records:
         reason = job.error or f"the job ended {job.status}"
         raise CommandFailed(
-            f"job {job_id} {job.status}: {reason} ({job.total_ok} valid records kept; "
-            f"`datagems resume {job_id}` continues it)"
+            f"job {job_id} {job.status}: {reason} ({job.total_ok} of {job.total_records} "
+            f"accepted records kept; `datagems resume {job_id} --max-candidates M` continues it)"
         )
 
 
@@ -260,6 +323,8 @@ async def _run(settings: Settings, job_id: str, out: Path | None) -> Job:
         job = await read_job(store, job_id)
         if failure is not None and not job.is_finished:
             raise CommandFailed(f"job {job_id} stopped: {describe_error(failure)}")
+        for line in render_quality(await quality_report(store, files, job)):
+            _say(f"quality: {line}")
         if job.status == "succeeded":
             await _write(store, files, job, target)
         return job

@@ -13,7 +13,7 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import prefect
 from prefect import Flow
@@ -23,6 +23,7 @@ from prefect.deployments import arun_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.logging import get_run_logger
 
+from datagems_core.candidates import budget_message
 from datagems_core.dataset_summary import field_statistics, render_summary, sample_records
 from datagems_core.errors import ServiceUnavailable
 from datagems_core.exports import write_export
@@ -38,6 +39,7 @@ from datagems_core.jobs import (
     read_job,
     read_shards,
 )
+from datagems_core.quality import quality_report, render_quality
 from datagems_core.settings import Settings, get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
@@ -53,6 +55,10 @@ from flows.progress import (
 SHARD_DEPLOYMENT = "generate-shard/default"
 WATCH_SECONDS = 2.0
 JOB_WRITE_SECONDS = 1.0
+
+
+class JobIncomplete(Exception):
+    """The job ended without its N accepted records (its candidate budget was spent)."""
 
 
 class ShardRunFailed(Exception):
@@ -74,7 +80,8 @@ class _JobTracker:
 
     @property
     def done(self) -> int:
-        return sum(s.generated_ok + s.generated_failed for s in self.shards.values())
+        """Accepted records: what the job's N counts."""
+        return sum(s.generated_ok for s in self.shards.values())
 
     async def observe(self, shard: Shard) -> None:
         self.shards[shard.shard_key] = shard
@@ -100,7 +107,7 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
     job = await mark_running(store, job, flow_run_id=current_flow_run_id())
     shards = await read_shards(store, job_id)
     tracker = _JobTracker(store, job, shards)
-    await tracker.progress.start(tracker.done if job.retry_pass == 0 else 0)
+    await tracker.progress.start(tracker.done)
     logger.info("job %s: %d records over %d shard(s)", job_id, job.total_records, len(shards))
     try:
         if await _sends_to_peers(shards):
@@ -117,21 +124,38 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
         raise
     totals = sum_shards(finished)
     cancelled = any(s.status == "cancelled" for s in finished)
+    if cancelled:
+        status: Literal["succeeded", "failed", "cancelled"] = "cancelled"
+        error = None
+    elif totals.total_ok < job.total_records:
+        status, error = (
+            "failed",
+            budget_message(totals.total_ok, job.total_records, totals.rejected),
+        )
+    else:
+        status, error = "succeeded", None
     dataset_cid = await _store_dataset(store, files, tracker.job)
     job = await mark_finished(
         store,
         tracker.job,
-        status="cancelled" if cancelled else "succeeded",
-        error=None,
+        status=status,
+        error=error,
         totals=totals,
         dataset_cid=dataset_cid,
         dataset_format="jsonl",
     )
-    await tracker.progress.finish(totals.done)
+    await tracker.progress.finish(totals.total_ok)
     await _summarise(store, files, job)
     logger.info(
-        "job %s %s: %d valid, %d failed", job_id, job.status, totals.total_ok, totals.total_failed
+        "job %s %s: %d accepted of %d, %d candidates rejected",
+        job_id,
+        job.status,
+        totals.total_ok,
+        job.total_records,
+        totals.total_failed,
     )
+    if status == "failed":
+        raise JobIncomplete(error)  # the run is Failed in Prefect, as the job is
     return job
 
 
@@ -192,7 +216,7 @@ async def _run_on_peers(store: KVStore, tracker: _JobTracker, shards: list[Shard
     parent = current_flow_run_id() or job.id
     runs: dict[str, FlowRun] = {}
     for shard in shards:
-        if shard.status == "succeeded" and shard.retry_pass >= job.retry_pass:
+        if shard.status == "succeeded" and shard.generated_ok >= shard.assigned:
             continue
         try:
             runs[shard.shard_key] = await arun_deployment(
@@ -266,7 +290,10 @@ async def _store_dataset(store: KVStore, files: FileStore, job: Job) -> str | No
 async def _summarise(store: KVStore, files: FileStore, job: Job) -> None:
     rows = await sample_records(store, files, job.id)
     totals = sum_shards(await read_shards(store, job.id))
-    markdown = render_summary(job, totals, field_statistics(rows), sampled=len(rows))
+    quality = render_quality(await quality_report(store, files, job))
+    markdown = render_summary(
+        job, totals, field_statistics(rows), sampled=len(rows), quality=quality
+    )
     await publish_summary(job, markdown)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query
@@ -21,6 +21,7 @@ from api.flow_runner import FlowRunner, FlowRunnerDep, start_job_run
 from api.job_schemas import (
     JobCreate,
     JobPublic,
+    JobRetry,
     JobsPublic,
     RecordsPublic,
     SchemaDraft,
@@ -32,6 +33,7 @@ from datagems_core.clock import iso_from_ms, now_iso
 from datagems_core.definitions import (
     build_definition,
     check_inference,
+    check_max_candidates,
     check_total_records,
     gateway_for,
 )
@@ -47,13 +49,14 @@ from datagems_core.exports import MEDIA_TYPES, ExportSummary, iter_export_bytes,
 from datagems_core.job_models import InferenceChoice, Job
 from datagems_core.job_views import describe_job, list_all_jobs, read_record_page
 from datagems_core.jobs import (
+    continue_job,
     create_job,
     delete_job,
     list_job_texts_for_user,
     read_job,
     request_cancel,
-    retry_failed_records,
 )
+from datagems_core.quality import quality_report
 from datagems_core.quotas import check_job_fits
 from datagems_core.records import draft_schema
 from datagems_core.schemas import sanitize_schema
@@ -140,6 +143,7 @@ async def create_job_route(
     """Save the job `queued` and start its flow run; answers at once."""
     total = check_total_records(settings, body.total_records)
     await check_job_fits(store, settings, user.username, total_records=total)
+    max_candidates = check_max_candidates(settings, total, body.max_candidates)
     draft = read_optional_draft(settings, body.draft_token, username=user.username)
     definition = await build_definition(
         store,
@@ -152,6 +156,7 @@ async def create_job_route(
         schema=body.json_schema,
         dataset_mode=body.dataset_mode,
         inference=body.inference.to_choice() if body.inference else None,
+        gates=body.to_gates(),
     )
     job = await create_job(
         store,
@@ -166,6 +171,8 @@ async def create_job_route(
         dataset_mode=definition.dataset_mode,
         seed=body.seed,
         inference=definition.inference,
+        gates=definition.gates,
+        max_candidates=max_candidates,
     )
     job = await start_job_run(store, runner, job)
     return JobPublic(job=job.to_record(), warnings=definition.warnings)
@@ -216,11 +223,25 @@ async def read_job_records(
     files: FileStoreDep,
     offset: Offset = 0,
     limit: Limit = 100,
+    status: Literal["accepted", "rejected"] | None = None,
 ) -> RecordsPublic:
-    """Records made so far, in index order, with attempts, error, variation and tokens."""
+    """Candidates made so far, in index order, with attempts, error, gate, variation and
+    tokens; `status=rejected` lists only rejected ones (with the gate and reason)."""
     job = await read_visible_job(store, user, job_id)
-    records, count = await read_record_page(store, files, job, offset=offset, limit=limit)
+    records, count = await read_record_page(
+        store, files, job, offset=offset, limit=limit, status=status
+    )
     return RecordsPublic(records=records, count=count, offset=offset, limit=limit)
+
+
+@router.get("/{job_id}/quality")
+async def read_job_quality(
+    job_id: str, user: CurrentUser, store: KVStoreDep, files: FileStoreDep
+) -> dict[str, Any]:
+    """Candidates, accepted, rejected by gate (with reasons and examples), duplicates,
+    distinct-2, per-field distributions, judge scores and tokens."""
+    job = await read_visible_job(store, user, job_id)
+    return await quality_report(store, files, job)
 
 
 @router.post("/{job_id}/cancel")
@@ -248,11 +269,17 @@ async def _stop_run(runner: FlowRunner, job: Job) -> str | None:
 
 @router.post("/{job_id}/retry")
 async def retry_job(
-    job_id: str, user: CurrentUser, store: KVStoreDep, runner: FlowRunnerDep
+    job_id: str,
+    user: CurrentUser,
+    store: KVStoreDep,
+    runner: FlowRunnerDep,
+    body: JobRetry | None = None,
 ) -> JobPublic:
-    """Regenerate only the failed records, in a new flow run."""
+    """Continue a failed or cancelled job until it has its N accepted records, in a new flow
+    run; `{"maxCandidates": ...}` raises its candidate budget."""
     await read_visible_job(store, user, job_id)
-    job = await retry_failed_records(store, job_id)
+    max_candidates = body.max_candidates if body else None
+    job = await continue_job(store, job_id, max_candidates=max_candidates)
     job = await start_job_run(store, runner, job)
     return JobPublic(job=job.to_record())
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from api.flow_runner import PrefectSchedule, get_flow_runner
+from datagems_core.candidates import budget_message
 from datagems_core.errors import ServiceUnavailable
 from datagems_core.files.local import LocalFileStore
 from datagems_core.generation import run_shard
@@ -97,8 +98,16 @@ async def _run_here(store: KVStore, settings: Settings, job_id: str) -> Job:
             store=store, files=files, settings=settings, job_id=job_id, shard_key=shard.shard_key
         )
     shards = await read_shards(store, job_id)
-    status = "cancelled" if any(s.status == "cancelled" for s in shards) else "succeeded"
-    return await mark_finished(store, job, status=status, error=None, totals=sum_shards(shards))
+    totals = sum_shards(shards)
+    error = None
+    if any(s.status == "cancelled" for s in shards):
+        status = "cancelled"
+    elif totals.total_ok < job.total_records:
+        status = "failed"
+        error = budget_message(totals.total_ok, job.total_records, totals.rejected)
+    else:
+        status = "succeeded"
+    return await mark_finished(store, job, status=status, error=error, totals=totals)
 
 
 def run_job_here(harness: ApiHarness, job_id: str, settings: Settings | None = None) -> Job:

@@ -15,7 +15,7 @@ INPUT_PRICE, OUTPUT_PRICE = 2.0, 8.0
 def env(tmp_path_factory, fake_gateway_process):
     # the fake gateway is a real server process that reports token usage like a real gateway
     fake_gateway_process.reset()
-    harness, runner = start_jobs_harness(
+    harness, _ = start_jobs_harness(
         tmp_path_factory.mktemp("usage-api"),
         update_every_k=5,
         inference_base_url_raw=fake_gateway_process.openai_base,
@@ -54,7 +54,9 @@ def test_job_cost_is_tokens_at_the_price_it_was_created_with(env):
     expected = (tokens["prompt"] * INPUT_PRICE + tokens["completion"] * OUTPUT_PRICE) / 1e6
     assert cost["known"] is True
     assert cost["usd"] == pytest.approx(expected, abs=1e-6)
-    assert cost["perAcceptedRecordUsd"] == pytest.approx(expected / view["progress"]["ok"], rel=1e-3)
+    assert cost["perAcceptedRecordUsd"] == pytest.approx(
+        expected / view["progress"]["ok"], rel=1e-3
+    )
     assert cost["price"] == {"inputPerMTok": INPUT_PRICE, "outputPerMTok": OUTPUT_PRICE}
     assert cost["model"] == "fake-model"
     assert view["job"]["price"]["inputPerMTok"] == INPUT_PRICE
@@ -116,9 +118,7 @@ def test_a_schema_draft_counts_to_the_user_who_asked(env):
 
 def test_quota_refuses_a_job_that_cannot_fit_and_lets_another_user_run(env):
     used = env.admin.get("/api/admin/users/alice/quota").json()["usedRecords"]
-    put = env.admin.put(
-        "/api/admin/users/alice/quota", json={"records": used + 5}, headers=CSRF
-    )
+    put = env.admin.put("/api/admin/users/alice/quota", json={"records": used + 5}, headers=CSRF)
     assert put.status_code == 200, put.text
     assert put.json()["remainingRecords"] == 5
     refused = _job(env.alice, total=6)
@@ -140,9 +140,10 @@ def test_token_quota_spent_refuses_new_jobs(env):
 
 
 def test_quota_routes_check_input_and_rights(env):
-    assert env.alice.put(
-        "/api/admin/users/alice/quota", json={"records": 5}, headers=CSRF
-    ).status_code == 403
+    assert (
+        env.alice.put("/api/admin/users/alice/quota", json={"records": 5}, headers=CSRF).status_code
+        == 403
+    )
     bad = env.admin.put("/api/admin/users/alice/quota", json={"costUsd": -1}, headers=CSRF)
     assert bad.status_code == 400 and "costUsd" in bad.text
     missing = env.admin.put("/api/admin/users/nobody/quota", json={"records": 5}, headers=CSRF)
@@ -152,7 +153,8 @@ def test_quota_routes_check_input_and_rights(env):
 def test_profile_prices_are_checked_and_shown(env):
     url = "/api/user/settings"
     one = env.alice.post(
-        url, json={"name": "Paid", "baseUrl": "https://api.example.com/v1", "inputPricePerMTok": 1},
+        url,
+        json={"name": "Paid", "baseUrl": "https://api.example.com/v1", "inputPricePerMTok": 1},
         headers=CSRF,
     )
     assert one.status_code == 400 and "outputPricePerMTok" in one.text
