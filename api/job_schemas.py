@@ -117,13 +117,21 @@ class GateFields(ApiModel):
         )
 
 
-class JobCreate(DefinitionFields, GateFields):
+class SpendFields(ApiModel):
+    """A spend budget: the job stops, failed and keeping what it accepted, when it is reached."""
+
+    max_tokens: int | None = Field(None, strict=True)
+    max_cost_usd: float | None = Field(None, allow_inf_nan=False)
+
+
+class JobCreate(DefinitionFields, GateFields, SpendFields):
     total_records: int
     max_candidates: int | None = None
 
 
-class JobRetry(ApiModel):
-    """Continue a failed or cancelled job; `maxCandidates` raises its candidate budget."""
+class JobRetry(SpendFields):
+    """Continue a failed or cancelled job; `maxCandidates` raises its candidate budget,
+    `maxTokens` / `maxCostUsd` its spend budget."""
 
     max_candidates: int | None = None
 

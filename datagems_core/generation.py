@@ -18,6 +18,12 @@ import asyncio
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
+from datagems_core.budgets import (
+    BUDGET_REACHED,
+    QUOTA_REACHED,
+    SpendGuard,
+    budget_reached_message,
+)
 from datagems_core.candidate_gates import CandidateScreen
 from datagems_core.candidates import CandidatePlan, budget_message, shard_budget
 from datagems_core.checkpoints import ShardProgress, save_shard
@@ -28,6 +34,7 @@ from datagems_core.job_gateway import resolve_gateway, resolve_judge_gateway
 from datagems_core.job_models import InferenceChoice, Job, JobDetails, Shard
 from datagems_core.jobs import read_details, read_job, read_shard
 from datagems_core.judge import open_judge
+from datagems_core.quotas import shard_spend_guard
 from datagems_core.records import RecordResult, RecordSpec, open_record_maker
 from datagems_core.settings import Settings
 from datagems_core.shard_loop import (
@@ -129,17 +136,18 @@ async def run_shard(
     )
     await save_shard(store, job_id, progress.shard)
     if progress.is_complete:
-        return await _finish_complete(store, job_id, progress)
+        return await _finish_complete(store, plan.job, progress, None)
+    spend = await shard_spend_guard(store, settings, plan.job, progress.shard)
     try:
         cancelled = await _run_candidates(
-            store, files, settings, plan, progress, runner, unit_size, on_checkpoint
+            store, files, settings, plan, progress, runner, unit_size, on_checkpoint, spend
         )
     except Exception as exc:
         await _finish(store, job_id, progress, "failed", describe_error(exc))
         raise
     if cancelled:
         return await _finish(store, job_id, progress, "cancelled", None)
-    return await _finish_complete(store, job_id, progress)
+    return await _finish_complete(store, plan.job, progress, spend)
 
 
 async def _run_candidates(
@@ -151,6 +159,7 @@ async def _run_candidates(
     runner: UnitRunner,
     unit_size: int,
     on_checkpoint: CheckpointHook | None,
+    spend: SpendGuard | None,
 ) -> bool:
     details = plan.details
     gateway = await resolve_gateway(store, settings, details)
@@ -188,6 +197,10 @@ async def _run_candidates(
         await screen.rebuild(files)
 
         async def make(index: int) -> RecordResult:
+            # Checked when the call would start (after the concurrency gate): past a reached
+            # spend budget no call is made, so only the calls already in flight overshoot it.
+            if spend is not None and spend.is_reached:
+                return RecordResult.not_made(index)
             return await screen.screen(await maker.make_record(index))
 
         loop = ShardLoop(
@@ -202,6 +215,7 @@ async def _run_candidates(
             every_k=settings.update_every_k,
             systemic_limit=settings.systemic_failure_limit,
             on_checkpoint=on_checkpoint,
+            spend=spend,
         )
         return await loop.run()
 
@@ -222,12 +236,19 @@ def _limited(make: RecordFn, ceiling: int) -> RecordFn:
     return make_limited
 
 
-async def _finish_complete(store: KVStore, job_id: str, progress: ShardProgress) -> Shard:
+async def _finish_complete(
+    store: KVStore, job: Job, progress: ShardProgress, spend: SpendGuard | None
+) -> Shard:
     """Succeeded with its share accepted; failed with the budget message when the plan ran out."""
-    shard = progress.shard
+    shard, job_id = progress.shard, job.id
     if shard.generated_ok >= shard.assigned:
         return await _finish(store, job_id, progress, "succeeded", None)
-    message = budget_message(shard.generated_ok, shard.assigned, shard.rejected)
+    if spend is not None and spend.is_reached:
+        message = budget_reached_message(job, shard.tokens, shard.generated_ok)
+        if spend.by_quota:
+            message = message.replace(BUDGET_REACHED, QUOTA_REACHED, 1)
+    else:
+        message = budget_message(shard.generated_ok, shard.assigned, shard.rejected)
     return await _finish(store, job_id, progress, "failed", message)
 
 

@@ -73,6 +73,8 @@ class Job(StoredModel):
     total_generated: int = 0
     failure_reasons: dict[str, int] = Field(default_factory=dict)
     rejected: dict[str, int] = Field(default_factory=dict)  # candidates rejected, by gate
+    max_tokens: int | None = None  # spend budget in tokens (maxTokens)
+    max_cost_usd: float | None = None  # spend budget in USD at the job's price (maxCostUsd)
     max_candidates: int | None = None  # None: DATAGEMS_MAX_CANDIDATES_FACTOR * total_records
     tokens: Tokens = Field(default_factory=Tokens)
     created_at: str

@@ -85,6 +85,8 @@ async def create_job(
     meta: dict[str, Any] | None = None,
     gates: GateConfig | None = None,
     max_candidates: int | None = None,
+    max_tokens: int | None = None,
+    max_cost_usd: float | None = None,
 ) -> Job:
     """Write a new job as `queued`: its details file, the job, the owner's index and its shards.
 
@@ -134,6 +136,8 @@ async def create_job(
         price=details.inference.price,
         model=details.inference.billed_model or details.inference.model,
         max_candidates=max_candidates,
+        max_tokens=max_tokens,
+        max_cost_usd=max_cost_usd,
     )
     await write_job(store, job)
     for planned in plan_shards(total_records, peers):
@@ -323,11 +327,19 @@ def _with_totals(job: Job, totals: Totals) -> Job:
     )
 
 
-async def continue_job(store: KVStore, job_id: str, *, max_candidates: int | None) -> Job:
+async def continue_job(
+    store: KVStore,
+    job_id: str,
+    *,
+    max_candidates: int | None,
+    max_tokens: int | None = None,
+    max_cost_usd: float | None = None,
+) -> Job:
     """Queue a failed or cancelled job to go on until it has its N accepted records.
 
     `max_candidates` raises the candidate budget (it must be larger than the one the job had);
     without it the job goes on within its budget (after a systemic failure or a cancel).
+    `max_tokens` / `max_cost_usd` replace the job's spend budget (they must be larger).
     """
     job = await read_job(store, job_id)
     if not job.is_finished:
@@ -353,6 +365,18 @@ async def continue_job(store: KVStore, job_id: str, *, max_candidates: int | Non
                 details={"field": "maxCandidates"},
             )
         update["max_candidates"] = max_candidates
+    for field, name, value in (
+        ("max_tokens", "maxTokens", max_tokens),
+        ("max_cost_usd", "maxCostUsd", max_cost_usd),
+    ):
+        old = getattr(job, field)
+        if value is not None:
+            if old is not None and value <= old:
+                raise BadRequest(
+                    f"{name} must be larger than the job's budget of {old:g}, got {value:g}",
+                    details={"field": name},
+                )
+            update[field] = value
     await clear_cancel(store, job_id)
     updated = job.model_copy(update=update)
     await write_job(store, updated)

@@ -13,7 +13,9 @@ from typing import Final
 
 from pydantic import Field
 
-from datagems_core.errors import BadRequest, Forbidden
+from datagems_core.budgets import SpendGuard, shard_share
+from datagems_core.errors import Forbidden
+from datagems_core.job_models import Job, Shard
 from datagems_core.pricing import format_usd
 from datagems_core.settings import Settings
 from datagems_core.spending import UsageReport, month_of, read_usage
@@ -135,15 +137,18 @@ def _refused(kind: str, remains: str, *, wanted: str | None, field: str) -> Forb
     )
 
 
-def check_budget(max_tokens: int | None, max_cost_usd: float | None) -> None:
-    """Budgets must be positive when given (400 naming the field)."""
-    if max_tokens is not None and (isinstance(max_tokens, bool) or max_tokens < 1):
-        raise BadRequest(
-            f"maxTokens must be a positive number of tokens, got {max_tokens!r}",
-            details={"field": "maxTokens"},
-        )
-    if max_cost_usd is not None and not 0 < max_cost_usd <= 1_000_000:
-        raise BadRequest(
-            f"maxCostUsd must be more than 0 and at most 1000000 USD, got {max_cost_usd!r}",
-            details={"field": "maxCostUsd"},
-        )
+async def shard_spend_guard(
+    store: KVStore, settings: Settings, job: Job, shard: Shard
+) -> SpendGuard | None:
+    """The shard's spend limit: its share of the job's budget, tightened to its share of what
+    the owner's monthly quota has left (a running job stops at the quota as at a budget)."""
+    guard = SpendGuard.for_shard(job, shard)
+    status = await quota_status(store, settings, job.owner)
+    cost_left = status.remaining_cost_usd if job.price is not None else None
+    if status.remaining_tokens is None and cost_left is None:
+        return guard
+    base = guard or SpendGuard.for_shard(job, shard, always=True)
+    assert base is not None
+    return base.capped_by_quota(
+        share=shard_share(job, shard), tokens_left=status.remaining_tokens, cost_left=cost_left
+    )

@@ -53,6 +53,9 @@ __all__ = [
 ]
 
 
+NOT_MADE = "not_made"  # the gate of a candidate given up before its call
+
+
 @dataclass(frozen=True)
 class RecordSpec:
     """What every record of a job shares."""
@@ -79,6 +82,11 @@ class RecordResult:
     # lint, unique, duplicate, near_duplicate or judge; None when accepted.
     gate: str | None = None
     verdict: dict[str, Any] | None = None  # the judge's {score, reasons}, when there is one
+
+    @classmethod
+    def not_made(cls, index: int) -> RecordResult:
+        """A candidate given up before its call (a spend budget was reached): never stored."""
+        return cls(index, ok=False, data=None, error="not made", attempts=0, gate=NOT_MADE)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON object (a dict, not a string) with camelCase keys."""

@@ -18,12 +18,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
+from datagems_core.budgets import SpendGuard
 from datagems_core.checkpoints import ShardProgress, commit_block, reason_of
 from datagems_core.errors import InferenceError
 from datagems_core.files.base import FileStore
 from datagems_core.job_models import Shard
 from datagems_core.jobs import is_cancel_requested
-from datagems_core.records import RecordResult
+from datagems_core.records import NOT_MADE, RecordResult
 from datagems_core.store.base import KVStore
 
 RecordFn = Callable[[int], Awaitable[RecordResult]]
@@ -61,12 +62,14 @@ class ShardLoop:
         every_k: int,
         systemic_limit: int,
         on_checkpoint: CheckpointHook | None,
+        spend: SpendGuard | None = None,
     ) -> None:
         self.store, self.files, self.job_id = store, files, job_id
         self.progress, self.make, self.runner = progress, make, runner
         self.unit_size, self.window, self.every_k = unit_size, window, every_k
         self.systemic_limit = systemic_limit
         self.on_checkpoint = on_checkpoint
+        self.spend = spend  # the shard's share of the job's spend budget, if it has one
         self.queue: asyncio.Queue[RecordResult | _UnitFailed] = asyncio.Queue()
         self.units: set[asyncio.Task[None]] = set()
         self.buffer: list[RecordResult] = []
@@ -96,7 +99,10 @@ class ShardLoop:
                 # Until a candidate has got a reply, only `systemic_limit` go out at once: a
                 # gateway that answers nothing costs a few dozen calls, not the window's worth.
                 window = self.window if self.has_reply else min(self.window, self.systemic_limit)
-                while not exhausted and dispatched + self._held() < window:
+                # A reached spend budget sends no new candidate; those in flight finish.
+                while (
+                    not exhausted and not self.is_over_budget and dispatched + self._held() < window
+                ):
                     wanted = min(self.unit_size, self.target - self.accepted - dispatched)
                     if wanted <= 0:
                         break
@@ -113,6 +119,8 @@ class ShardLoop:
                     failure = item.error
                     break
                 dispatched -= 1
+                if item.gate == NOT_MADE:  # no call was made: the position stays pending
+                    continue
                 self.buffer.append(item)
                 failure = self._observe(item)
                 await self._maybe_checkpoint()
@@ -123,7 +131,7 @@ class ShardLoop:
                 await self._stop_units()
         while not self.queue.empty():  # candidates that finished while stopping are kept
             item = self.queue.get_nowait()
-            if isinstance(item, RecordResult):
+            if isinstance(item, RecordResult) and item.gate != NOT_MADE:
                 self.buffer.append(item)
                 self.accepted += item.ok
         await self._checkpoint()
@@ -132,8 +140,14 @@ class ShardLoop:
             raise failure
         return self.cancel_seen
 
+    @property
+    def is_over_budget(self) -> bool:
+        return self.spend is not None and self.spend.is_reached
+
     def _observe(self, result: RecordResult) -> SystemicFailure | None:
         self.accepted += result.ok
+        if self.spend is not None:
+            self.spend.add(result.usage)
         if result.gate != "gateway":
             self.systemic.clear()
             self.has_reply = True

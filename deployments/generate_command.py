@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from datagems_core.budgets import check_budget
 from datagems_core.definitions import check_max_candidates
 from datagems_core.errors import BadRequest, ConfigError, DatagemsError, SchemaError
 from datagems_core.exports import export_to_path, format_for_path
@@ -97,6 +98,14 @@ def generate(
         bool, typer.Option(help="Turn the near-duplicate gate off")
     ] = False,
     lint: Annotated[bool, typer.Option(help="Reject empty, echoed and placeholder values")] = True,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option(min=1, help="Stop (failed, keeping what was made) at this many tokens"),
+    ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(help="Stop at this cost in USD (needs DATAGEMS_INFERENCE_*_PRICE_PER_MTOK)"),
+    ] = None,
     resume: Annotated[str | None, typer.Option(help="Finish this job id instead")] = None,
     verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines")] = False,
 ) -> None:
@@ -141,6 +150,7 @@ def generate(
                 out,
                 gates,
                 budget,
+                (max_tokens, max_cost),
             )
         )
         _run_and_export(settings, job_id, out, verbose=verbose)
@@ -255,9 +265,12 @@ async def _create(
     out: Path,
     gates: GateConfig,
     max_candidates: int | None,
+    spend: tuple[int | None, float | None],
 ) -> str:
     store, files = open_store(settings), open_file_store(settings)
     try:
+        billed = await bill_choice(store, settings, CLI_OWNER, choice)
+        check_budget(max_tokens=spend[0], max_cost_usd=spend[1], price=billed.price)
         job = await create_job(
             store,
             files,
@@ -270,10 +283,12 @@ async def _create(
             peers=peers_for(settings),
             dataset_mode=dataset_mode,
             seed=seed,
-            inference=await bill_choice(store, settings, CLI_OWNER, choice),
+            inference=billed,
             meta={"cliOut": str(out.resolve())},
             gates=gates,
             max_candidates=max_candidates,
+            max_tokens=spend[0],
+            max_cost_usd=spend[1],
         )
     finally:
         await files.close()

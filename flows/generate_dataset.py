@@ -13,7 +13,7 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import prefect
 from prefect import Flow
@@ -23,7 +23,6 @@ from prefect.deployments import arun_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.logging import get_run_logger
 
-from datagems_core.candidates import budget_message
 from datagems_core.dataset_summary import field_statistics, render_summary, sample_records
 from datagems_core.errors import ServiceUnavailable
 from datagems_core.exports import write_export
@@ -39,6 +38,7 @@ from datagems_core.jobs import (
     read_job,
     read_shards,
 )
+from datagems_core.outcomes import job_outcome
 from datagems_core.quality import quality_report, render_quality
 from datagems_core.settings import Settings, get_settings
 from datagems_core.store.base import KVStore
@@ -123,17 +123,7 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
         await _summarise(store, files, job)
         raise
     totals = sum_shards(finished)
-    cancelled = any(s.status == "cancelled" for s in finished)
-    if cancelled:
-        status: Literal["succeeded", "failed", "cancelled"] = "cancelled"
-        error = None
-    elif totals.total_ok < job.total_records:
-        status, error = (
-            "failed",
-            budget_message(totals.total_ok, job.total_records, totals.rejected),
-        )
-    else:
-        status, error = "succeeded", None
+    status, error = job_outcome(tracker.job, finished, totals)
     dataset_cid = await _store_dataset(store, files, tracker.job)
     job = await mark_finished(
         store,

@@ -29,6 +29,7 @@ from api.job_schemas import (
 )
 from api.json_body import JSONBody
 from api.schemas import Ok
+from datagems_core.budgets import check_budget
 from datagems_core.clock import iso_from_ms, now_iso
 from datagems_core.definitions import (
     build_definition,
@@ -142,7 +143,6 @@ async def create_job_route(
 ) -> JobPublic:
     """Save the job `queued` and start its flow run; answers at once."""
     total = check_total_records(settings, body.total_records)
-    await check_job_fits(store, settings, user.username, total_records=total)
     max_candidates = check_max_candidates(settings, total, body.max_candidates)
     draft = read_optional_draft(settings, body.draft_token, username=user.username)
     definition = await build_definition(
@@ -157,6 +157,17 @@ async def create_job_route(
         dataset_mode=body.dataset_mode,
         inference=body.inference.to_choice() if body.inference else None,
         gates=body.to_gates(),
+    )
+    check_budget(
+        max_tokens=body.max_tokens, max_cost_usd=body.max_cost_usd, price=definition.inference.price
+    )
+    await check_job_fits(
+        store,
+        settings,
+        user.username,
+        total_records=total,
+        max_tokens=body.max_tokens,
+        max_cost_usd=body.max_cost_usd,
     )
     job = await create_job(
         store,
@@ -173,6 +184,8 @@ async def create_job_route(
         inference=definition.inference,
         gates=definition.gates,
         max_candidates=max_candidates,
+        max_tokens=body.max_tokens,
+        max_cost_usd=body.max_cost_usd,
     )
     job = await start_job_run(store, runner, job)
     return JobPublic(job=job.to_record(), warnings=definition.warnings)
@@ -277,9 +290,16 @@ async def retry_job(
 ) -> JobPublic:
     """Continue a failed or cancelled job until it has its N accepted records, in a new flow
     run; `{"maxCandidates": ...}` raises its candidate budget."""
-    await read_visible_job(store, user, job_id)
-    max_candidates = body.max_candidates if body else None
-    job = await continue_job(store, job_id, max_candidates=max_candidates)
+    found = await read_visible_job(store, user, job_id)
+    body = body or JobRetry()
+    check_budget(max_tokens=body.max_tokens, max_cost_usd=body.max_cost_usd, price=found.price)
+    job = await continue_job(
+        store,
+        job_id,
+        max_candidates=body.max_candidates,
+        max_tokens=body.max_tokens,
+        max_cost_usd=body.max_cost_usd,
+    )
     job = await start_job_run(store, runner, job)
     return JobPublic(job=job.to_record())
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from api.flow_runner import PrefectSchedule, get_flow_runner
-from datagems_core.candidates import budget_message
 from datagems_core.errors import ServiceUnavailable
 from datagems_core.files.local import LocalFileStore
 from datagems_core.generation import run_shard
 from datagems_core.job_models import Job, sum_shards
 from datagems_core.jobs import mark_finished, mark_running, read_job, read_shards
+from datagems_core.outcomes import job_outcome
 from datagems_core.schedules import Schedule
 from datagems_core.settings import Settings
 from datagems_core.store.base import KVStore
@@ -99,14 +99,7 @@ async def _run_here(store: KVStore, settings: Settings, job_id: str) -> Job:
         )
     shards = await read_shards(store, job_id)
     totals = sum_shards(shards)
-    error = None
-    if any(s.status == "cancelled" for s in shards):
-        status = "cancelled"
-    elif totals.total_ok < job.total_records:
-        status = "failed"
-        error = budget_message(totals.total_ok, job.total_records, totals.rejected)
-    else:
-        status = "succeeded"
+    status, error = job_outcome(job, shards, totals)
     return await mark_finished(store, job, status=status, error=error, totals=totals)
 
 

@@ -180,3 +180,86 @@ def test_prometheus_counts_usage_per_user_and_model(env):
     assert "# TYPE datagems_usage_tokens_total counter" in text
     assert 'datagems_usage_tokens_total{user="alice",model="fake-model",kind="prompt"}' in text
     assert 'datagems_usage_cost_usd_total{user="alice",model="fake-model"}' in text
+
+
+def _wait_finished(env, client, job_id):
+    run_job_here(env, job_id)
+    return client.get(f"/api/jobs/{job_id}").json()
+
+
+def test_token_budget_stops_the_job_failed_and_a_raised_budget_continues_it(env):
+    probe = _made(env, env.bob, total=2)
+    per_record = probe["tokens"]["total"] / 2
+    budget = int(per_record * 4.5)
+    response = _job(env.bob, total=20, maxTokens=budget, inference={"concurrency": 2})
+    assert response.status_code == 201, response.text
+    job_id = response.json()["job"]["id"]
+    view = _wait_finished(env, env.bob, job_id)
+    job = view["job"]
+    assert job["status"] == "failed"
+    assert job["error"].startswith("budget reached: ")
+    assert f"of {budget:,} tokens" in job["error"]
+    assert f"{view['progress']['ok']} of 20 accepted" in job["error"]
+    assert 4 <= view["progress"]["ok"] < 20
+    # never past the budget by more than the calls in flight when it was reached
+    in_flight = 2
+    assert view["tokens"]["total"] <= budget + in_flight * per_record * 1.5
+    export = env.bob.get(f"/api/jobs/{job_id}/export", params={"format": "jsonl"})
+    assert export.headers.get("X-DataGems-Partial") == "true"
+    lower = env.bob.post(f"/api/jobs/{job_id}/retry", json={"maxTokens": budget}, headers=CSRF)
+    assert lower.status_code == 400 and "maxTokens" in lower.text
+    raised = env.bob.post(
+        f"/api/jobs/{job_id}/retry", json={"maxTokens": budget * 20}, headers=CSRF
+    )
+    assert raised.status_code == 200, raised.text
+    again = _wait_finished(env, env.bob, job_id)
+    assert again["job"]["status"] == "succeeded" and again["progress"]["ok"] == 20
+
+
+def test_cost_budget_needs_a_price_and_positive_numbers(env, tmp_path, fake_gateway):
+    for body, field in (
+        ({"maxCostUsd": -1}, "maxCostUsd"),
+        ({"maxTokens": 0}, "maxTokens"),
+        ({"maxTokens": True}, "maxTokens"),
+    ):
+        answer = _job(env.alice, total=2, **body)
+        assert answer.status_code == 400 and field in answer.text, answer.text
+    unpriced, _ = start_jobs_harness(
+        tmp_path, update_every_k=5, inference_base_url_raw=fake_gateway.openai_base
+    )
+    with unpriced.stack:
+        answer = _job(unpriced.alice, total=2, maxCostUsd=1.0)
+        assert answer.status_code == 400
+        assert "maxCostUsd needs a price" in answer.json()["error"]
+
+
+def test_cost_budget_stops_at_its_dollars(env):
+    probe = _made(env, env.bob, total=2)
+    per_record = probe["cost"]["usd"] / 2
+    budget = round(per_record * 3.5, 8)
+    response = _job(env.bob, total=12, maxCostUsd=budget, inference={"concurrency": 2})
+    assert response.status_code == 201, response.text
+    view = _wait_finished(env, env.bob, response.json()["job"]["id"])
+    assert view["job"]["status"] == "failed"
+    assert view["job"]["error"].startswith("budget reached: $")
+    assert view["progress"]["ok"] < 12
+
+
+def test_a_running_job_stops_at_the_owners_quota(env):
+    probe = _made(env, env.alice, total=2)
+    per_record = probe["tokens"]["total"] / 2
+    used = env.admin.get("/api/admin/users/alice/quota").json()["usedTokens"]
+    env.admin.put(
+        "/api/admin/users/alice/quota",
+        json={"tokens": used + int(per_record * 3.5)},
+        headers=CSRF,
+    )
+    try:
+        response = _job(env.alice, total=15, inference={"concurrency": 2})
+        assert response.status_code == 201, response.text
+        view = _wait_finished(env, env.alice, response.json()["job"]["id"])
+        assert view["job"]["status"] == "failed"
+        assert view["job"]["error"].startswith("monthly quota reached: ")
+        assert view["progress"]["ok"] < 15
+    finally:
+        env.admin.put("/api/admin/users/alice/quota", json={"reset": True}, headers=CSRF)
