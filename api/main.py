@@ -20,6 +20,7 @@ from api.errors import BodySizeLimit, install_error_handlers
 from api.routes import (
     admin,
     auth,
+    estimates,
     health,
     jobs,
     metrics,
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 # FastAPI matches routes in order: the busiest (jobs, polled by pages and scripts) go first.
 ROUTERS: list[APIRouter] = [
+    estimates.router,  # POST /api/jobs/estimate before the jobs router's /{job_id} routes
     jobs.router,
     health.router,
     auth.router,

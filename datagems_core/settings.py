@@ -221,6 +221,8 @@ class Settings(BaseSettings):
         None, ge=0, le=10_000, validation_alias="DATAGEMS_INFERENCE_OUTPUT_PRICE_PER_MTOK"
     )
 
+    estimate_sample: int = Field(5, ge=1, le=100, validation_alias="DATAGEMS_ESTIMATE_SAMPLE")
+
     # Monthly quotas per user (admins set each user's own; these are the defaults, unset = none)
     quota_monthly_tokens: int | None = Field(
         None, ge=0, validation_alias="DATAGEMS_QUOTA_MONTHLY_TOKENS"

@@ -58,7 +58,7 @@ def check_month(value: str) -> str:
 class UsageEntry(StoredModel):
     """One job's or one draft's usage so far."""
 
-    kind: Literal["job", "draft"]
+    kind: Literal["job", "draft", "estimate"]
     ref: str
     model: str
     prompt_tokens: int = 0
@@ -80,6 +80,7 @@ class ModelUsage(StoredModel):
     unpriced_tokens: int = 0
     jobs: int = 0
     drafts: int = 0
+    estimates: int = 0
 
     def add(self, entry: UsageEntry) -> None:
         tokens = entry.prompt_tokens + entry.completion_tokens
@@ -93,8 +94,10 @@ class ModelUsage(StoredModel):
             self.cost_usd = round((self.cost_usd or 0.0) + entry.cost_usd, 6)
         if entry.kind == "job":
             self.jobs += 1
-        else:
+        elif entry.kind == "draft":
             self.drafts += 1
+        else:
+            self.estimates += 1
 
 
 class UsageReport(StoredModel):
@@ -129,13 +132,20 @@ async def record_job_usage(store: KVStore, job: Job) -> None:
 
 
 async def record_draft_usage(
-    store: KVStore, *, owner: str, model: str, prompt: int, completion: int, price: Price | None
+    store: KVStore,
+    *,
+    owner: str,
+    model: str,
+    prompt: int,
+    completion: int,
+    price: Price | None,
+    kind: Literal["draft", "estimate"] = "draft",
 ) -> None:
-    """Count a schema draft's model call to the user who asked for it."""
+    """Count a schema draft's (or an estimate's) model calls to the user who asked for it."""
     if prompt + completion <= 0:
         return
     entry = UsageEntry(
-        kind="draft",
+        kind=kind,
         ref=secrets.token_hex(8),
         model=model,
         prompt_tokens=prompt,
@@ -143,7 +153,7 @@ async def record_draft_usage(
         cost_usd=cost_usd(prompt=prompt, completion=completion, price=price),
     )
     month = month_of()
-    await store.hset(usage_hkey(owner, month), f"draft:{entry.ref}", entry.to_record())
+    await store.hset(usage_hkey(owner, month), f"{kind}:{entry.ref}", entry.to_record())
     await _index(store, owner, month)
 
 

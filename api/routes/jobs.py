@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -32,6 +33,7 @@ from api.schemas import Ok
 from datagems_core.budgets import check_budget
 from datagems_core.clock import iso_from_ms, now_iso
 from datagems_core.definitions import (
+    DatasetDefinition,
     build_definition,
     check_inference,
     check_max_candidates,
@@ -61,6 +63,7 @@ from datagems_core.quality import quality_report
 from datagems_core.quotas import check_job_fits
 from datagems_core.records import draft_schema
 from datagems_core.schemas import sanitize_schema
+from datagems_core.settings import Settings
 from datagems_core.shards import peers_for
 from datagems_core.spending import record_draft_usage
 from datagems_core.store.base import KVStore
@@ -132,16 +135,18 @@ async def draft_job_schema(
     )
 
 
-@router.post("", status_code=201)
-async def create_job_route(
-    body: JobCreate,
-    user: CurrentUser,
-    settings: SettingsDep,
-    store: KVStoreDep,
-    files: FileStoreDep,
-    runner: FlowRunnerDep,
-) -> JobPublic:
-    """Save the job `queued` and start its flow run; answers at once."""
+@dataclass(frozen=True)
+class CheckedJob:
+    definition: DatasetDefinition
+    total_records: int
+    max_candidates: int | None
+
+
+async def check_job_create(
+    body: JobCreate, user: Principal, settings: Settings, store: KVStore
+) -> CheckedJob:
+    """Everything `POST /api/jobs` (and its estimate) checks before any model call: 400s name the
+    field, 403 the quota."""
     total = check_total_records(settings, body.total_records)
     max_candidates = check_max_candidates(settings, total, body.max_candidates)
     draft = read_optional_draft(settings, body.draft_token, username=user.username)
@@ -169,6 +174,21 @@ async def create_job_route(
         max_tokens=body.max_tokens,
         max_cost_usd=body.max_cost_usd,
     )
+    return CheckedJob(definition, total, max_candidates)
+
+
+@router.post("", status_code=201)
+async def create_job_route(
+    body: JobCreate,
+    user: CurrentUser,
+    settings: SettingsDep,
+    store: KVStoreDep,
+    files: FileStoreDep,
+    runner: FlowRunnerDep,
+) -> JobPublic:
+    """Save the job `queued` and start its flow run; answers at once."""
+    checked = await check_job_create(body, user, settings, store)
+    definition, total = checked.definition, checked.total_records
     job = await create_job(
         store,
         files,
@@ -183,7 +203,7 @@ async def create_job_route(
         seed=body.seed,
         inference=definition.inference,
         gates=definition.gates,
-        max_candidates=max_candidates,
+        max_candidates=checked.max_candidates,
         max_tokens=body.max_tokens,
         max_cost_usd=body.max_cost_usd,
     )

@@ -263,3 +263,51 @@ def test_a_running_job_stops_at_the_owners_quota(env):
         assert view["progress"]["ok"] < 15
     finally:
         env.admin.put("/api/admin/users/alice/quota", json={"reset": True}, headers=CSRF)
+
+
+def test_estimate_for_200_is_within_15_percent_of_the_actual_cost(env):
+    body = {
+        "title": "People",
+        "instructions": "Fictional customers of a software shop",
+        "schema": PEOPLE_SCHEMA,
+        "totalRecords": 200,
+        "seed": 11,
+    }
+    before = env.bob.get("/api/usage").json()["reports"][0]["totals"]
+    answer = env.bob.post("/api/jobs/estimate", json=body, headers=CSRF)
+    assert answer.status_code == 200, answer.text
+    estimate = answer.json()
+    assert estimate["sample"] == env.settings.estimate_sample == 5
+    assert estimate["costKnown"] is True and estimate["model"] == "fake-model"
+    assert 0 < estimate["acceptanceLow"] <= estimate["acceptanceRate"] <= estimate["acceptanceHigh"]
+    cost = estimate["costUsd"]
+    assert cost["low"] <= cost["expected"] <= cost["high"]
+    after = env.bob.get("/api/usage").json()["reports"][0]
+    assert after["totals"]["totalTokens"] - before["totalTokens"] == estimate["sampleTokens"]
+    assert sum(m["estimates"] for m in after["models"]) >= 1
+    created = _job(env.bob, **{k: v for k, v in body.items() if k != "title"}, title="People")
+    assert created.status_code == 201, created.text
+    view = _wait_finished(env, env.bob, created.json()["job"]["id"])
+    assert view["job"]["status"] == "succeeded"
+    actual = view["cost"]["usd"]
+    assert abs(cost["expected"] - actual) <= 0.15 * actual, (cost, actual)
+
+
+def test_estimate_without_a_price_says_cost_unknown_and_checks_its_body(tmp_path, fake_gateway):
+    harness, _ = start_jobs_harness(
+        tmp_path, update_every_k=5, inference_base_url_raw=fake_gateway.openai_base
+    )
+    with harness.stack:
+        body = {
+            "title": "People",
+            "instructions": "Fictional customers",
+            "schema": PEOPLE_SCHEMA,
+            "totalRecords": 50,
+        }
+        estimate = harness.alice.post("/api/jobs/estimate", json=body, headers=CSRF).json()
+        assert estimate["costKnown"] is False and estimate["costUsd"] is None
+        assert estimate["tokens"]["expected"] > 0
+        bad = harness.alice.post(
+            "/api/jobs/estimate", json={**body, "totalRecords": 0}, headers=CSRF
+        )
+        assert bad.status_code == 400 and "totalRecords" in bad.text
