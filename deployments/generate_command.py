@@ -44,6 +44,7 @@ from datagems_core.settings import Settings, get_settings
 from datagems_core.shards import peers_for
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
+from deployments.estimate_command import print_estimate
 from deployments.local_prefect import prefect_api, quiet_prefect_console
 from deployments.progress_bar import ProgressBar
 
@@ -106,6 +107,9 @@ def generate(
         float | None,
         typer.Option(help="Stop at this cost in USD (needs DATAGEMS_INFERENCE_*_PRICE_PER_MTOK)"),
     ] = None,
+    estimate: Annotated[
+        bool, typer.Option("--estimate", help="Print what the job would cost, then exit")
+    ] = False,
     resume: Annotated[str | None, typer.Option(help="Finish this job id instead")] = None,
     verbose: Annotated[bool, typer.Option(help="Show Prefect's log lines")] = False,
 ) -> None:
@@ -137,6 +141,19 @@ def generate(
             record_schema,
         )
         budget = check_max_candidates(settings, records, max_candidates)
+        if estimate:
+            print_estimate(
+                settings,
+                title=title or _title_from(text),
+                instructions=text,
+                schema=record_schema,
+                dataset_mode=dataset_mode,
+                choice=choice,
+                gates=gates,
+                records=records,
+                max_candidates=budget,
+            )
+            return
         job_id = asyncio.run(
             _create(
                 settings,
