@@ -78,6 +78,8 @@ async def describe_job(store: KVStore, files: FileStore, job: Job) -> dict[str, 
 def describe_cost(job: Job, tokens: Tokens, *, ok: int) -> dict[str, Any]:
     """What the job cost so far at the price it was created with; None values = unknown."""
     spent = cost_usd(prompt=tokens.prompt, completion=tokens.completion, price=job.price)
+    if tokens.total == 0 and ok:  # the gateway reported no usage: unknown, not free
+        spent = None
     per_record = round(spent / ok, 8) if spent is not None and ok else None
     projected = None
     if per_record is not None and not job.is_finished:
@@ -85,6 +87,7 @@ def describe_cost(job: Job, tokens: Tokens, *, ok: int) -> dict[str, Any]:
     return {
         "usd": spent,
         "known": spent is not None,
+        "usageReported": tokens.total > 0 or ok == 0,
         "perAcceptedRecordUsd": per_record,
         "projectedUsd": projected,
         "price": job.price.to_record() if job.price else None,

@@ -118,13 +118,16 @@ def job_entry(job: Job) -> UsageEntry:
         prompt_tokens=prompt,
         completion_tokens=completion,
         accepted_records=job.total_ok,
-        cost_usd=cost_usd(prompt=prompt, completion=completion, price=job.price),
+        # records made with no usage reported: the cost is unknown, not zero
+        cost_usd=None
+        if prompt + completion == 0
+        else cost_usd(prompt=prompt, completion=completion, price=job.price),
     )
 
 
 async def record_job_usage(store: KVStore, job: Job) -> None:
     """Write `job`'s cumulative usage under its creation month (its writer calls this)."""
-    if job.tokens.total <= 0 and job.total_ok <= 0:
+    if job.tokens.total <= 0 and job.total_ok <= 0 and job.total_failed <= 0:
         return
     month = month_of(job.created_at)
     await store.hset(usage_hkey(job.owner, month), f"job:{job.id}", job_entry(job).to_record())
