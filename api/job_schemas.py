@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from api.schemas import ApiModel, ApiRequest
+from datagems_core.gate_config import DEFAULT_NEAR_DUPLICATE_THRESHOLD, GateConfig, JudgeConfig
 from datagems_core.job_models import InferenceChoice, Job, JobDetails, Shard, Tokens
 from datagems_core.schedules import Schedule
 
@@ -143,12 +144,56 @@ class DefinitionFields(ApiRequest):
         return self
 
 
-class JobCreate(DefinitionFields):
+class JudgeRequest(ApiRequest):
+    """`{"rubric": "...", "minScore": 1..5, "profileId" | "model": ...}`; checked by the core."""
+
+    rubric: Annotated[str, Field(max_length=4000)]
+    min_score: StrictInt = 3
+    profile_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    model: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class GateFields(ApiRequest):
+    """The quality gates of a job's candidates (schema and exact duplicates always apply)."""
+
+    lint: StrictBool = True
+    unique_fields: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=50)] = (
+        Field(default_factory=list)
+    )
+    near_duplicate_threshold: float | None = DEFAULT_NEAR_DUPLICATE_THRESHOLD
+    judge: JudgeRequest | None = None
+
+    def to_gates(self) -> GateConfig:
+        judge = JudgeConfig(**self.judge.model_dump()) if self.judge else None
+        return GateConfig(
+            lint=self.lint,
+            unique_fields=self.unique_fields,
+            near_duplicate_threshold=self.near_duplicate_threshold,
+            judge=judge,
+        )
+
+
+class SpendFields(ApiRequest):
+    """A spend budget: the job stops, failed and keeping what it accepted, when it is reached."""
+
+    max_tokens: int | None = Field(None, strict=True)
+    max_cost_usd: float | None = Field(None, allow_inf_nan=False)
+
+
+class JobCreate(DefinitionFields, GateFields, SpendFields):
     model_config = ConfigDict(
         json_schema_extra={**DRAFT_OR_FIELDS, "examples": [EXAMPLE_DEFINITION]}
     )
 
     total_records: RecordCount
+    max_candidates: StrictInt | None = None
+
+
+class JobRetry(SpendFields):
+    """Continue a failed or cancelled job; `maxCandidates` raises its candidate budget,
+    `maxTokens` / `maxCostUsd` its spend budget."""
+
+    max_candidates: StrictInt | None = None
 
 
 class JobPublic(ApiModel):

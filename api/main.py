@@ -21,6 +21,7 @@ from api.openapi import install_openapi, operation_id
 from api.routes import (
     admin,
     auth,
+    estimates,
     health,
     jobs,
     metrics,
@@ -29,6 +30,7 @@ from api.routes import (
     registration,
     schedules,
     tokens,
+    usage,
 )
 from datagems_core.errors import StoreError
 from datagems_core.files.base import FileStore
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 
 # FastAPI matches routes in order: the busiest (jobs, polled by pages and scripts) go first.
 ROUTERS: list[APIRouter] = [
+    estimates.router,  # POST /api/jobs/estimate before the jobs router's /{job_id} routes
     jobs.router,
     health.router,
     auth.router,
@@ -53,6 +56,7 @@ ROUTERS: list[APIRouter] = [
     profiles.router,
     metrics.router,
     schedules.router,
+    usage.router,
     pages.router,  # the web pages (api/web/), after every API route
 ]
 

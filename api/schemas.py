@@ -199,6 +199,13 @@ class ProfileUpsert(ApiRequest):
     model: Annotated[str, Field(max_length=200)] | None = None
     path: Annotated[str, Field(max_length=200)] | None = None
     set_active: StrictBool = False
+    # USD per million tokens; give both (null clears both): jobs on this profile show a cost
+    input_price_per_mtok: float | None = Field(
+        None, ge=0, le=10_000, allow_inf_nan=False, alias="inputPricePerMTok"
+    )
+    output_price_per_mtok: float | None = Field(
+        None, ge=0, le=10_000, allow_inf_nan=False, alias="outputPricePerMTok"
+    )
 
 
 class ProfileDelete(ApiRequest):
@@ -214,6 +221,8 @@ class ProfilePublic(ApiModel):
     has_api_key: bool
     created_at: str | None
     updated_at: str | None
+    input_price_per_mtok: float | None = Field(None, alias="inputPricePerMTok")
+    output_price_per_mtok: float | None = Field(None, alias="outputPricePerMTok")
 
 
 class SettingsPublic(ApiModel):

@@ -3,10 +3,12 @@
     python -m bench.gateway --port 8123 --latency-ms 200 [--jitter-ms 20] [--rate-500 0.05]
 
 Serves `POST /v1/chat/completions` (and `/chat/completions`) and `GET /v1/models`. Each reply is
-a schema-valid record for the schema in `response_format` (made once per schema by the mock
-generator, then served round-robin), after `latency_ms` plus or minus up to `jitter_ms`.
-Faults are exact shares of requests, spread evenly: `rate_500`, `rate_429` (with `Retry-After:
-retry_after`) and `rate_non_json` (a 200 with an HTML body). Control endpoints:
+a schema-valid record for the schema in `response_format`, a different one for each request
+number (made by the mock generator and kept, as a job's gates reject repeats), after `latency_ms`
+plus or minus up to `jitter_ms`. Faults are exact shares of requests, spread evenly: `rate_500`,
+`rate_429` (with `Retry-After: retry_after`), `rate_non_json` (a 200 with an HTML body),
+`rate_invalid` (a record missing its fields) and `rate_duplicate` (the last record sent again).
+Control endpoints:
 `POST /__bench/config` (merge settings), `POST /__bench/reset` (zero the counters) and
 `GET /__bench/stats` (requests, outcomes, answered, peak and mean requests in flight).
 """
@@ -35,10 +37,11 @@ DEFAULTS: dict[str, Any] = {
     "rate_500": 0.0,
     "rate_429": 0.0,
     "rate_non_json": 0.0,
+    "rate_invalid": 0.0,
+    "rate_duplicate": 0.0,
     "retry_after": "1",
 }
-_FAULTS = ("500", "429", "non_json")
-_POOL = 64
+_FAULTS = ("500", "429", "non_json", "invalid", "duplicate")
 
 
 class Gateway:
@@ -46,7 +49,9 @@ class Gateway:
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = {**DEFAULTS, **config}
-        self.pools: dict[bytes, list[str]] = {}
+        self.records: dict[tuple[bytes, int], str] = {}
+        self.due: list[str] = []
+        self.last_content = '{"text": "bench reply"}'
         self.reset()
 
     def reset(self) -> None:
@@ -79,28 +84,30 @@ class Gateway:
 
     def outcome(self, n: int) -> str:
         # Request n gets a fault when that fault's running count steps up: exact, even shares.
+        # Faults stepping up on the same request wait for the next requests, in turn.
         for fault in _FAULTS:
             rate = float(self.config[f"rate_{fault}"])
             if rate > 0 and math.floor((n + 1) * rate) > math.floor(n * rate):
-                return fault
-        return "ok"
+                self.due.append(fault)
+        return self.due.pop(0) if self.due else "ok"
 
     def content_for(self, schema: Any, n: int) -> str:
-        key = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
-        pool = self.pools.get(key)
-        if pool is None:
-            pool = []
+        # Kept per request number, so a baseline and a job over the same N see the same records.
+        key = (orjson.dumps(schema, option=orjson.OPT_SORT_KEYS), n)
+        content = self.records.get(key)
+        if content is None:
+            content = '{"text": "bench reply"}'
             if isinstance(schema, dict):
-                for i in range(_POOL):
-                    try:
-                        pool.append(
-                            orjson.dumps(generate_record(schema, seed=99, index=i)).decode()
-                        )
-                    except MockUnsupported:
-                        break
-            self.pools[key] = pool or ['{"text": "bench reply"}']
-            pool = self.pools[key]
-        return pool[n % len(pool)]
+                try:
+                    record = generate_record(schema, seed=99, index=n)
+                except MockUnsupported:
+                    record = None
+                if record is not None:
+                    if "ticket_id" in record:  # the workload's ids are distinct, as real ones
+                        record["ticket_id"] = f"TCK-{n:07d}"
+                    content = orjson.dumps(record).decode()
+            self.records[key] = content
+        return content
 
     def stats(self) -> dict[str, Any]:
         self._tick(0)
@@ -155,7 +162,12 @@ def build_app(gateway: Gateway) -> web.Application:
             elif outcome == "non_json":
                 response = web.Response(text="<html>bad gateway</html>", content_type="text/html")
             else:
-                content = gateway.content_for(_schema_of(body), n)
+                if outcome == "duplicate":
+                    content = gateway.last_content
+                elif outcome == "invalid":
+                    content = "{}"
+                else:
+                    content = gateway.last_content = gateway.content_for(_schema_of(body), n)
                 prompt_tokens = max(1, len(raw) // 4)
                 completion_tokens = max(1, len(content) // 4)
                 reply = {

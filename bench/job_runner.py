@@ -21,13 +21,21 @@ from bench.measure import Span
 from bench.processes import emit_result
 from bench.workload import INSTRUCTIONS, SCHEMA
 from datagems_core.files.factory import open_file_store
+from datagems_core.gate_config import GateConfig
 from datagems_core.job_models import InferenceChoice
 from datagems_core.jobs import create_job, read_job, read_shards
 from datagems_core.settings import get_settings
 from datagems_core.store.factory import open_store
 
 
-async def create_bench_job(*, records: int, gateway: str | None, concurrency: int) -> str:
+async def create_bench_job(
+    *,
+    records: int,
+    gateway: str | None,
+    concurrency: int,
+    gates: GateConfig | None = None,
+    max_candidates: int | None = None,
+) -> str:
     """Write a queued job for the benchmark schema; returns its id."""
     settings = get_settings()
     store, files = open_store(settings), open_file_store(settings)
@@ -49,6 +57,8 @@ async def create_bench_job(*, records: int, gateway: str | None, concurrency: in
             peers=["local"],
             seed=1,
             inference=inference,
+            gates=gates,
+            max_candidates=max_candidates,
         )
         return job.id
     finally:
@@ -71,6 +81,7 @@ async def job_counts(job_id: str) -> dict[str, Any]:
         "valid": job.total_ok,
         "failed": job.total_failed,
         "reasons": job.failure_reasons,
+        "rejected": job.rejected,
         "attempts": sum(s.attempts for s in shards),
         "error": job.error,
     }
@@ -113,6 +124,8 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         records=args.records,
         gateway=None if args.mock else args.gateway,
         concurrency=args.concurrency,
+        gates=GateConfig.model_validate_json(args.gates) if args.gates else None,
+        max_candidates=args.max_candidates,
     )
     if args.create_only:
         return {"job_id": job_id}
@@ -128,6 +141,8 @@ def main() -> None:
     parser.add_argument("--resume", metavar="JOB_ID", help="run an existing job again")
     parser.add_argument("--create-only", action="store_true", help="write the job, do not run it")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument report of the run here")
+    parser.add_argument("--gates", help="the job's gates as JSON (default: the product's)")
+    parser.add_argument("--max-candidates", type=int, help="the job's candidate budget")
     args = parser.parse_args()
     if not (args.resume or args.mock or args.gateway):
         parser.error("give --gateway URL, --mock or --resume JOB_ID")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import api_latency, exports, faults, memory, real_model, resume, throughput
+from bench import api_latency, exports, faults, gates, memory, real_model, resume, throughput
 from bench.machine import describe_machine, machine_lines
 from bench.report import Line, markdown_table
 from bench.stack import Stack, open_stack
@@ -32,6 +32,7 @@ BENCHES: dict[str, Bench] = {
     "exports": exports.run,
     "api": api_latency.run,
     "real_model": real_model.run,
+    "gates": gates.run,
 }
 FULL: dict[str, dict[str, Any]] = {
     "throughput": {"sizes": (1000, 10000)},
@@ -41,6 +42,7 @@ FULL: dict[str, dict[str, Any]] = {
     "exports": {"sizes": (1_000_000,)},
     "api": {"sizes": (1000,)},
     "real_model": {"sizes": (20,), "concurrency": 2},
+    "gates": {"sizes": (10000,)},
 }
 SMOKE: dict[str, dict[str, Any]] = {
     "throughput": {"sizes": (30,), "concurrency": 8, "latency_ms": 20.0},
@@ -50,6 +52,7 @@ SMOKE: dict[str, dict[str, Any]] = {
     "exports": {"sizes": (2500,), "block_records": 500},
     "api": {"sizes": (20,), "clients": 4, "requests": 40},
     "real_model": {"sizes": (2,), "concurrency": 2},
+    "gates": {"sizes": (40,), "concurrency": 8, "latency_ms": 20.0},
 }
 START_MARK = "<!-- bench results: start -->"
 END_MARK = "<!-- bench results: end -->"

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from datagems_core.candidates import CandidatePlan
 from datagems_core.clock import now_iso
 from datagems_core.errors import FileStoreError, StoreError
 from datagems_core.files.base import FileStore
@@ -85,18 +86,16 @@ def reason_of(error: str | None) -> str:
 
 
 class ShardProgress:
-    """A shard's progress over one pass's plan of indices, and the record that stores it.
+    """A shard's progress over its candidate plan, and the record that stores it.
 
-    `plan` is ascending: `range(start, end)` for the first pass, the failed indices for a retry.
-    `previous_errors` holds, in a retry pass, the reason each planned index failed with before.
+    `plan` maps candidate positions to record indices, ascending (a `CandidatePlan`, or any
+    ascending sequence). The shard is complete when it has accepted its `assigned` records or
+    tried every planned candidate.
     """
 
-    def __init__(
-        self, *, shard: Shard, plan: Sequence[int], previous_errors: dict[int, str] | None = None
-    ) -> None:
+    def __init__(self, *, shard: Shard, plan: Sequence[int]) -> None:
         self.shard = shard
         self.plan = plan
-        self.previous_errors = previous_errors or {}
         self._done_above = set(shard.done_above)
         self._shape_seen: Shape = {}
 
@@ -116,17 +115,25 @@ class ShardProgress:
         return (p for p in range(self.shard.next_index, len(self.plan)) if p not in done)
 
     def position_of(self, index: int) -> int:
+        if isinstance(self.plan, CandidatePlan):
+            return self.plan.position_of(index)
         position = bisect.bisect_left(self.plan, index)
         if position >= len(self.plan) or self.plan[position] != index:
             raise ValueError(f"index {index} is not planned in shard {self.shard.shard_key}")
         return position
 
     @property
+    def accepted(self) -> int:
+        return self.shard.generated_ok
+
+    @property
     def is_complete(self) -> bool:
-        return self.shard.next_index >= len(self.plan)
+        return self.accepted >= self.shard.assigned or self.shard.next_index >= len(self.plan)
 
     def low_index(self) -> int:
         position = self.shard.next_index
+        if isinstance(self.plan, CandidatePlan):
+            return self.plan.index_at(position)
         return self.plan[position] if position < len(self.plan) else self.shard.range.end
 
     def apply(self, results: Sequence[RecordResult], *, block_count: int) -> Shard:
@@ -134,18 +141,17 @@ class ShardProgress:
         shard = self.shard
         ok, failed = shard.generated_ok, shard.generated_failed
         reasons = dict(shard.failure_reasons)
+        rejected = dict(shard.rejected)
         prompt, completion, total = shard.tokens.prompt, shard.tokens.completion, shard.tokens.total
         attempts = shard.attempts
         for result in results:
-            old = self.previous_errors.pop(result.index, None)
-            if old is not None:  # a retried record replaces its failed result
-                failed -= 1
-                _count(reasons, old, -1)
             if result.ok:
                 ok += 1
             else:
                 failed += 1
                 _count(reasons, reason_of(result.error), 1)
+                gate = result.gate or "invalid"
+                rejected[gate] = rejected.get(gate, 0) + 1
             prompt += result.usage.prompt
             completion += result.usage.completion
             total += result.usage.total
@@ -160,6 +166,7 @@ class ShardProgress:
                 "generated_ok": ok,
                 "generated_failed": failed,
                 "failure_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+                "rejected": dict(sorted(rejected.items(), key=lambda kv: -kv[1])),
                 "tokens": Tokens(prompt=prompt, completion=completion, total=total),
                 "attempts": attempts,
                 "next_index": next_index,

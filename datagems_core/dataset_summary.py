@@ -89,20 +89,31 @@ def _type_name(dtype: pl.DataType) -> str:
     return "string"
 
 
-def render_summary(job: Job, totals: Totals, stats: list[dict[str, Any]], *, sampled: int) -> str:
+def render_summary(
+    job: Job,
+    totals: Totals,
+    stats: list[dict[str, Any]],
+    *,
+    sampled: int,
+    quality: list[str] | None = None,
+) -> str:
     lines = [
         f"# {_escape(job.title)}",
         "",
         f"Job `{job.id}` owned by `{_escape(job.owner)}`: **{job.status}**"
         + (f" ({_escape(job.error)})" if job.error else ""),
         "",
-        "| Requested | Valid | Failed | Model calls | Prompt tokens | Completion tokens | Total tokens |",
+        "| Requested | Accepted | Rejected | Model calls | Prompt tokens | Completion tokens "
+        "| Total tokens |",
         "|---:|---:|---:|---:|---:|---:|---:|",
         f"| {job.total_records} | {totals.total_ok} | {totals.total_failed} | {totals.attempts} "
         f"| {totals.tokens.prompt} | {totals.tokens.completion} | {totals.tokens.total} |",
     ]
+    if quality:
+        lines += ["", "## Quality", ""]
+        lines += [f"- {_escape(line)}" for line in quality]
     if totals.failure_reasons:
-        lines += ["", "## Failure reasons", "", "| Reason | Records |", "|---|---:|"]
+        lines += ["", "## Rejection reasons", "", "| Reason | Candidates |", "|---|---:|"]
         lines += [f"| {_escape(r)} | {c} |" for r, c in totals.failure_reasons.items()]
     if stats:
         lines += [

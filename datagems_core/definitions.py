@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 
 from datagems_core.drafts import Draft
 from datagems_core.errors import BadRequest, NotFound, SchemaError
+from datagems_core.gate_config import GateConfig, check_gate_config
 from datagems_core.inference.gateway import GatewayConfig
-from datagems_core.job_gateway import gateway_for_choice
+from datagems_core.job_gateway import bill_choice, gateway_for_choice
 from datagems_core.job_models import InferenceChoice
 from datagems_core.schemas import record_validator, sanitize_schema, validate_schema
 from datagems_core.settings import Settings
@@ -67,7 +68,7 @@ async def check_inference(
         )
     if choice.profile_id:
         await gateway_for(store, settings, owner, choice)
-    return choice
+    return await bill_choice(store, settings, owner, choice)
 
 
 async def gateway_for(
@@ -85,6 +86,43 @@ async def gateway_for(
         ) from None
 
 
+def check_max_candidates(
+    settings: Settings, total_records: int, max_candidates: int | None
+) -> int | None:
+    """The candidate budget, between N and `100 * N` (None: the settings' default applies)."""
+    if max_candidates is None:
+        return None
+    ceiling = total_records * 100
+    if not total_records <= max_candidates <= ceiling:
+        raise BadRequest(
+            f"maxCandidates must be between totalRecords ({total_records}) and {ceiling}, "
+            f"got {max_candidates}; left out it is {settings.max_candidates_factor:g} x "
+            "totalRecords (DATAGEMS_MAX_CANDIDATES_FACTOR)",
+            details={"field": "maxCandidates"},
+        )
+    return max_candidates
+
+
+async def check_gates(
+    store: KVStore, settings: Settings, owner: str, gates: GateConfig, schema: dict[str, Any]
+) -> GateConfig:
+    """The gates once they can work with the schema and the judge's profile is the owner's."""
+    checked = check_gate_config(gates, schema)
+    judge = checked.judge
+    if judge is not None and judge.profile_id:
+        try:
+            await gateway_for_choice(
+                store, settings, owner, InferenceChoice(profile_id=judge.profile_id)
+            )
+        except NotFound:
+            raise BadRequest(
+                f"judge.profileId: no inference profile {judge.profile_id!r}; "
+                "pick one of your saved profiles (GET /api/user/settings)",
+                details={"field": "judge.profileId"},
+            ) from None
+    return checked
+
+
 @dataclass
 class DatasetDefinition:
     """A checked definition, ready for `create_job` or a schedule."""
@@ -95,6 +133,7 @@ class DatasetDefinition:
     schema: dict[str, Any]
     dataset_mode: bool
     inference: InferenceChoice
+    gates: GateConfig = field(default_factory=GateConfig)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -117,6 +156,7 @@ async def build_definition(
     schema: dict[str, Any] | None,
     dataset_mode: bool | None,
     inference: InferenceChoice | None,
+    gates: GateConfig | None = None,
 ) -> DatasetDefinition:
     """A definition from a draft, from written-out fields, or a draft with some fields changed."""
     title = _pick(title, draft.title if draft else None)
@@ -136,6 +176,7 @@ async def build_definition(
         schema=checked,
         dataset_mode=bool(_pick(dataset_mode, draft.dataset_mode if draft else False)),
         inference=await check_inference(store, settings, owner, choice),
+        gates=await check_gates(store, settings, owner, gates or GateConfig(), checked),
         warnings=warnings,
     )
 

@@ -12,9 +12,11 @@ from typing import Any
 from pydantic import SecretStr
 
 from datagems_core.errors import ConfigError
+from datagems_core.gate_config import JudgeConfig
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.job_models import InferenceChoice, JobDetails
-from datagems_core.profiles import resolve_profile
+from datagems_core.pricing import price_of
+from datagems_core.profiles import profile_price, read_profiles, resolve_profile
 from datagems_core.settings import Settings
 from datagems_core.store.base import KVStore
 from datagems_core.url_guard import is_allowed_host
@@ -41,11 +43,56 @@ async def gateway_for_choice(
     return GatewayConfig.from_settings(settings, **overrides)
 
 
+async def bill_choice(
+    store: KVStore, settings: Settings, owner: str, choice: InferenceChoice
+) -> InferenceChoice:
+    """`choice` with the price per million tokens and the model name its usage is counted under.
+
+    The price is the profile's own, else the server's settings (which also price a gateway given
+    on the command line); None = unknown. The model is the one the choice names, else the
+    profile's or the server's default, else `mock` for the built-in mock gateway.
+    """
+    price = price_of(
+        settings.inference_input_price_per_mtok, settings.inference_output_price_per_mtok
+    )
+    model = choice.model
+    if choice.profile_id:
+        price, profile_model = None, None
+        profiles, _ = await read_profiles(store, owner)
+        for profile in profiles:
+            if profile["id"] == choice.profile_id:
+                price = profile_price(profile)
+                found = profile.get("model")
+                profile_model = found if isinstance(found, str) and found else None
+        model = model or profile_model
+    elif GatewayConfig.from_settings(settings, **_plain_overrides(choice)) is None:
+        model = model or "mock"
+    model = model or settings.inference_model or "default"
+    return choice.model_copy(update={"price": price, "billed_model": model})
+
+
 async def resolve_gateway(
     store: KVStore, settings: Settings, details: JobDetails
 ) -> GatewayConfig | None:
     """The gateway of a job, as its owner chose it."""
     return await gateway_for_choice(store, settings, details.owner, details.inference)
+
+
+def _plain_overrides(choice: InferenceChoice) -> dict[str, Any]:
+    overrides = _choice_overrides(choice.model_copy(update={"api_key_env": None}))
+    return overrides
+
+
+async def resolve_judge_gateway(
+    store: KVStore, settings: Settings, details: JobDetails, judge: JudgeConfig
+) -> GatewayConfig | None:
+    """The judge's gateway: its own profile or model when it names one, else the job's."""
+    choice = details.inference
+    if judge.profile_id:
+        choice = InferenceChoice(profile_id=judge.profile_id, model=judge.model)
+    elif judge.model:
+        choice = choice.model_copy(update={"model": judge.model})
+    return await gateway_for_choice(store, settings, details.owner, choice)
 
 
 def _choice_overrides(choice: InferenceChoice) -> dict[str, Any]:

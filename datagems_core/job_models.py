@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from datagems_core.gate_config import GateConfig
+from datagems_core.pricing import Price
 from datagems_core.stored_model import StoredModel
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -38,6 +40,10 @@ class InferenceChoice(StoredModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     concurrency: int | None = Field(None, ge=1)
     api_key_env: str | None = None  # the name of an environment variable, never its value
+    # The price per million tokens when the job was created (from the profile or the server's
+    # settings); None = unknown, and the job's cost shows as unknown.
+    price: Price | None = None
+    billed_model: str | None = None  # the model name usage is counted under
 
 
 class JobDetails(StoredModel):
@@ -50,6 +56,7 @@ class JobDetails(StoredModel):
     dataset_mode: bool = False
     seed: int = 0
     inference: InferenceChoice = Field(default_factory=InferenceChoice)
+    gates: GateConfig = Field(default_factory=GateConfig)
     created_at: str
     meta: dict[str, Any] = Field(default_factory=dict)
 
@@ -65,6 +72,10 @@ class Job(StoredModel):
     total_failed: int = 0
     total_generated: int = 0
     failure_reasons: dict[str, int] = Field(default_factory=dict)
+    rejected: dict[str, int] = Field(default_factory=dict)  # candidates rejected, by gate
+    max_tokens: int | None = None  # spend budget in tokens (maxTokens)
+    max_cost_usd: float | None = None  # spend budget in USD at the job's price (maxCostUsd)
+    max_candidates: int | None = None  # None: DATAGEMS_MAX_CANDIDATES_FACTOR * total_records
     tokens: Tokens = Field(default_factory=Tokens)
     created_at: str
     started_at: str | None = None
@@ -85,6 +96,8 @@ class Job(StoredModel):
     dataset_format: str | None = None
     # The structured-output form the gateway answered in (negotiation), from the shards.
     structured_output: str | None = None
+    price: Price | None = None
+    model: str | None = None  # the model usage is counted under (GET /api/usage)
 
     @property
     def is_finished(self) -> bool:
@@ -108,8 +121,9 @@ class Shard(StoredModel):
     range: IndexRange
     status: JobStatus = "queued"
     generated_ok: int = 0
-    generated_failed: int = 0
+    generated_failed: int = 0  # candidates rejected
     failure_reasons: dict[str, int] = Field(default_factory=dict)
+    rejected: dict[str, int] = Field(default_factory=dict)  # candidates rejected, by gate
     tokens: Tokens = Field(default_factory=Tokens)
     attempts: int = 0
     retry_pass: int = 0
@@ -132,6 +146,7 @@ class Totals(StoredModel):
     total_ok: int = 0
     total_failed: int = 0
     failure_reasons: dict[str, int] = Field(default_factory=dict)
+    rejected: dict[str, int] = Field(default_factory=dict)
     tokens: Tokens = Field(default_factory=Tokens)
     attempts: int = 0
     structured_output: str | None = None
@@ -144,10 +159,14 @@ class Totals(StoredModel):
 def sum_shards(shards: list[Shard]) -> Totals:
     """Job totals as sums over the single-writer shard records."""
     reasons: dict[str, int] = {}
+    rejected: dict[str, int] = {}
     for shard in shards:
         for reason, count in shard.failure_reasons.items():
             reasons[reason] = reasons.get(reason, 0) + count
+        for gate, count in shard.rejected.items():
+            rejected[gate] = rejected.get(gate, 0) + count
     return Totals(
+        rejected=dict(sorted(rejected.items(), key=lambda kv: -kv[1])),
         total_ok=sum(s.generated_ok for s in shards),
         total_failed=sum(s.generated_failed for s in shards),
         failure_reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),

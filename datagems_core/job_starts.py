@@ -6,14 +6,10 @@ be started, so nothing waits `queued` for ever.
 from __future__ import annotations
 
 from datagems_core.clock import now_iso
-from datagems_core.errors import Conflict
 from datagems_core.job_models import Job, Shard
 from datagems_core.jobs import (
-    clear_cancel,
     mark_finished,
     read_job,
-    read_shards,
-    retry_failed_records,
     write_job,
 )
 from datagems_core.store.base import KVStore
@@ -56,34 +52,4 @@ async def requeue_crashed(store: KVStore, job: Job) -> Job:
         }
     )
     await write_job(store, updated)
-    return updated
-
-
-async def requeue_for_retry(store: KVStore, job_id: str) -> Job:
-    """What `POST /api/jobs/{id}/retry` queues for a finished job.
-
-    A job stopped before it made every record of its pass (a crash, a failure, a cancel) goes on
-    from its checkpoints: the records never made are made, none twice. A job that made them all
-    regenerates only its failed records, in a new pass.
-    """
-    job = await read_job(store, job_id)
-    if not job.is_finished:
-        raise Conflict(f"job {job_id} is {job.status}; retry a finished job")
-    if job.status != "succeeded" and is_pass_unfinished(job, await read_shards(store, job_id)):
-        await clear_cancel(store, job_id)
-        updated = job.model_copy(
-            update={
-                "status": "queued",
-                "error": None,
-                "finished_at": None,
-                "resumes": 0,
-                "updated_at": now_iso(),
-            }
-        )
-        await write_job(store, updated)
-        return updated
-    updated = await retry_failed_records(store, job_id)
-    if updated.resumes:
-        updated = updated.model_copy(update={"resumes": 0})
-        await write_job(store, updated)
     return updated

@@ -7,13 +7,14 @@ checkpoints), so they are live while the job record itself is written only now a
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from datagems_core.clock import parse_iso
 from datagems_core.errors import FileStoreError, NotFound
 from datagems_core.files.base import FileStore
-from datagems_core.job_models import Job, sum_shards
+from datagems_core.job_models import Job, Tokens, sum_shards
 from datagems_core.jobs import JOBS_HKEY, read_details, read_shards
+from datagems_core.pricing import cost_usd
 from datagems_core.store.base import KVStore
 from datagems_core.stored_records import iter_result_chunks
 
@@ -41,7 +42,7 @@ async def describe_job(store: KVStore, files: FileStore, job: Job) -> dict[str, 
     totals = sum_shards(shards) if shards else None
     ok = totals.total_ok if totals else job.total_ok
     failed = totals.total_failed if totals else job.total_failed
-    done = ok + failed
+    done = ok  # N counts accepted records; rejected candidates were replaced
     total = job.total_records
     try:
         details: dict[str, Any] = (await read_details(files, job)).to_record()
@@ -58,6 +59,7 @@ async def describe_job(store: KVStore, files: FileStore, job: Job) -> dict[str, 
             "done": done,
             "ok": ok,
             "failed": failed,
+            "candidates": ok + failed,
             "total": total,
             "percent": 100.0 if total == 0 else round(min(done, total) * 100 / total, 2),
             "retryPass": job.retry_pass,
@@ -71,8 +73,30 @@ async def describe_job(store: KVStore, files: FileStore, job: Job) -> dict[str, 
             "recordsDurationMs": job.records_duration_ms,
         },
         "failureReasons": totals.failure_reasons if totals else job.failure_reasons,
+        "rejected": totals.rejected if totals else job.rejected,
         "tokens": (totals.tokens if totals else job.tokens).to_record(),
+        "cost": describe_cost(job, totals.tokens if totals else job.tokens, ok=ok),
         "details": details,
+    }
+
+
+def describe_cost(job: Job, tokens: Tokens, *, ok: int) -> dict[str, Any]:
+    """What the job cost so far at the price it was created with; None values = unknown."""
+    spent = cost_usd(prompt=tokens.prompt, completion=tokens.completion, price=job.price)
+    if tokens.total == 0 and ok:  # the gateway reported no usage: unknown, not free
+        spent = None
+    per_record = round(spent / ok, 8) if spent is not None and ok else None
+    projected = None
+    if per_record is not None and not job.is_finished:
+        projected = round(per_record * job.total_records, 6)
+    return {
+        "usd": spent,
+        "known": spent is not None,
+        "usageReported": tokens.total > 0 or ok == 0,
+        "perAcceptedRecordUsd": per_record,
+        "projectedUsd": projected,
+        "price": job.price.to_record() if job.price else None,
+        "model": job.model,
     }
 
 
@@ -87,6 +111,8 @@ def _public_record(stored: dict[str, Any]) -> dict[str, Any]:
         "variation": stored.get("variation") or {},
         "tokens": stored.get("usage") or {"prompt": 0, "completion": 0, "total": 0},
         "durationMs": stored.get("durationMs"),
+        "gate": stored.get("gate"),
+        "verdict": stored.get("verdict"),
     }
 
 
@@ -97,20 +123,27 @@ async def read_record_page(
     *,
     offset: int,
     limit: int,
+    status: Literal["accepted", "rejected"] | None = None,
     max_bytes: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Stored records in index order from `offset` (failed ones too); returns (page, made so far).
+    """Stored candidates in index order from `offset` (rejected ones too, or only those of
+    `status`); returns (page, how many there are so far).
 
     With `max_bytes` the page also stops before its JSON passes that size (it always holds at
     least one record), so a page of large records stays bounded.
     """
     shards = await read_shards(store, job.id)
-    made = sum(s.generated_ok + s.generated_failed for s in shards)
+    ok = sum(s.generated_ok for s in shards)
+    failed = sum(s.generated_failed for s in shards)
+    made = ok if status == "accepted" else failed if status == "rejected" else ok + failed
     page: list[dict[str, Any]] = []
     size = 0
     seen = 0
     full = False
     async for chunk in iter_result_chunks(store, files, job.id, shards=shards):
+        if status is not None:
+            wanted = status == "accepted"
+            chunk = [r for r in chunk if bool(r.get("ok")) == wanted]
         if seen + len(chunk) <= offset:
             seen += len(chunk)
             continue

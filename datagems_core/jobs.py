@@ -6,6 +6,7 @@ Keys (seed names where the concept is the same):
     datagen:job:{id}:peers                hash  shard key -> Shard record     (creator, then that shard only)
     datagen:job:{id}:blocks:{shard}       hash  block seq -> Block entry      (that shard only)
     datagen:job:{id}:cancel               plain cancel request                (whoever cancels)
+    datagen:job:{id}:claims               hash  fingerprint -> candidate index (gate_claims)
 
 The job's details (instructions, schema, inference choice without any key) are an immutable JSON
 file in the file store, referenced by `jobDetailsCid`. Totals are sums over the shard records,
@@ -20,8 +21,9 @@ import secrets
 from typing import Any, Literal
 
 from datagems_core.clock import now_iso, now_ms, parse_iso
-from datagems_core.errors import Conflict, NotFound
+from datagems_core.errors import BadRequest, Conflict, NotFound
 from datagems_core.files.base import FileStore
+from datagems_core.gate_config import GateConfig
 from datagems_core.job_models import (
     UNFINISHED,
     IndexRange,
@@ -30,8 +32,10 @@ from datagems_core.job_models import (
     JobDetails,
     Shard,
     Totals,
+    sum_shards,
 )
 from datagems_core.shards import plan_shards
+from datagems_core.spending import record_job_usage
 from datagems_core.store.base import JSONValue, KVStore
 
 JOBS_HKEY = "datagen:jobs"
@@ -47,6 +51,10 @@ def shards_hkey(job_id: str) -> str:
 
 def blocks_hkey(job_id: str, shard_key: str) -> str:
     return f"datagen:job:{job_id}:blocks:{shard_key}"
+
+
+def claims_hkey(job_id: str) -> str:
+    return f"datagen:job:{job_id}:claims"
 
 
 def cancel_key(job_id: str) -> str:
@@ -75,6 +83,10 @@ async def create_job(
     schedule_id: str | None = None,
     version: int | None = None,
     meta: dict[str, Any] | None = None,
+    gates: GateConfig | None = None,
+    max_candidates: int | None = None,
+    max_tokens: int | None = None,
+    max_cost_usd: float | None = None,
 ) -> Job:
     """Write a new job as `queued`: its details file, the job, the owner's index and its shards.
 
@@ -85,6 +97,8 @@ async def create_job(
         raise ValueError("total_records must not be negative")
     if not peers:
         raise ValueError("a job needs at least one peer to run its shard")
+    if max_candidates is not None and max_candidates < total_records:
+        raise ValueError("max_candidates must be at least total_records")
     job_id = new_job_id()
     created = now_iso()
     details = JobDetails(
@@ -97,6 +111,7 @@ async def create_job(
         dataset_mode=dataset_mode,
         seed=seed if seed is not None else secrets.randbelow(2**31),
         inference=inference or InferenceChoice(),
+        gates=gates or GateConfig(),
         created_at=created,
         meta=meta or {},
     )
@@ -118,6 +133,11 @@ async def create_job(
         job_details_cid=details_cid,
         peers=list(peers),
         peer_count=len(peers),
+        price=details.inference.price,
+        model=details.inference.billed_model or details.inference.model,
+        max_candidates=max_candidates,
+        max_tokens=max_tokens,
+        max_cost_usd=max_cost_usd,
     )
     await write_job(store, job)
     for planned in plan_shards(total_records, peers):
@@ -142,6 +162,7 @@ async def write_job(store: KVStore, job: Job) -> None:
         "updatedAt": job.updated_at,
     }
     await store.hset(user_jobs_hkey(job.owner), job.id, summary)
+    await record_job_usage(store, job)
 
 
 async def write_shard(store: KVStore, job_id: str, shard: Shard) -> None:
@@ -300,23 +321,68 @@ def _with_totals(job: Job, totals: Totals) -> Job:
             "total_failed": totals.total_failed,
             "total_generated": totals.done,
             "failure_reasons": totals.failure_reasons,
+            "rejected": totals.rejected,
             "tokens": totals.tokens,
             "structured_output": totals.structured_output or job.structured_output,
         }
     )
 
 
-async def retry_failed_records(store: KVStore, job_id: str) -> Job:
-    """Queue a finished job to regenerate only its failed records (a new retry pass)."""
+async def continue_job(
+    store: KVStore,
+    job_id: str,
+    *,
+    max_candidates: int | None,
+    max_tokens: int | None = None,
+    max_cost_usd: float | None = None,
+) -> Job:
+    """Queue a failed or cancelled job to go on until it has its N accepted records.
+
+    `max_candidates` raises the candidate budget (it must be larger than the one the job had);
+    without it the job goes on within its budget (after a systemic failure or a cancel).
+    `max_tokens` / `max_cost_usd` replace the job's spend budget (they must be larger).
+    """
     job = await read_job(store, job_id)
     if not job.is_finished:
-        raise Conflict(f"job {job_id} is {job.status}; retry a finished job")
-    if job.total_failed == 0:
-        raise Conflict(f"job {job_id} has no failed records to retry")
+        raise Conflict(f"job {job_id} is {job.status}; continue a finished job")
+    if job.status == "succeeded":
+        raise Conflict(f"job {job_id} already has its {job.total_records} accepted records")
+    update: dict[str, Any] = {
+        "status": "queued",
+        "retry_pass": job.retry_pass + 1,
+        "error": None,
+        "finished_at": None,
+        "resumes": 0,  # a person chose to go on: the crash-resume count starts again
+        "updated_at": now_iso(),
+    }
+    if max_candidates is not None:
+        if job.max_candidates is not None and max_candidates <= job.max_candidates:
+            raise BadRequest(
+                f"maxCandidates must be larger than the job's budget of {job.max_candidates}, "
+                f"got {max_candidates}",
+                details={"field": "maxCandidates"},
+            )
+        if max_candidates < job.total_records:
+            raise BadRequest(
+                f"maxCandidates must be at least totalRecords ({job.total_records}), "
+                f"got {max_candidates}",
+                details={"field": "maxCandidates"},
+            )
+        update["max_candidates"] = max_candidates
+    for field, name, value in (
+        ("max_tokens", "maxTokens", max_tokens),
+        ("max_cost_usd", "maxCostUsd", max_cost_usd),
+    ):
+        old = getattr(job, field)
+        if value is not None:
+            if old is not None and value <= old:
+                raise BadRequest(
+                    f"{name} must be larger than the job's budget of {old:g}, got {value:g}",
+                    details={"field": name},
+                )
+            update[field] = value
     await clear_cancel(store, job_id)
-    updated = job.model_copy(
-        update={"status": "queued", "retry_pass": job.retry_pass + 1, "updated_at": now_iso()}
-    )
+    updated = job.model_copy(update=update)
     await write_job(store, updated)
     return updated
 
@@ -326,11 +392,17 @@ async def delete_job(store: KVStore, job_id: str) -> None:
     job = await read_job(store, job_id)
     if job.status == "running":
         raise Conflict(f"job {job_id} is running; cancel it before deleting it")
+    shards = await read_shards(store, job_id)
+    if shards:  # the usage ledger keeps what the job spent, up to its last checkpoint
+        await record_job_usage(store, _with_totals(job, sum_shards(shards)))
     for shard_key in (await store.hgetall(shards_hkey(job_id))).keys():
         blocks = blocks_hkey(job_id, shard_key)
         for seq in (await store.hgetall(blocks)).keys():
             await store.hset(blocks, seq, None)
         await store.hset(shards_hkey(job_id), shard_key, None)
     await store.set(cancel_key(job_id), None)
+    claims = claims_hkey(job_id)
+    for field in (await store.hgetall(claims)).keys():
+        await store.hset(claims, field, None)
     await store.hset(user_jobs_hkey(job.owner), job_id, None)
     await store.hset(JOBS_HKEY, job_id, None)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Final
 
 from datagems_core.clock import parse_iso, to_iso
+from datagems_core.spending import ModelUsage
 from datagems_core.store.base import JSONValue, KVStore
 
 JOBS_KEY: Final = "datagen:jobs"
@@ -77,7 +78,13 @@ async def compute_metrics(store: KVStore, *, owner: str | None) -> JobMetrics:
     return metrics
 
 
-def render_prometheus(metrics: JobMetrics, *, users: int, version: str) -> str:
+def render_prometheus(
+    metrics: JobMetrics,
+    *,
+    users: int,
+    version: str,
+    usage: list[tuple[str, ModelUsage]] | None = None,
+) -> str:
     """Prometheus text exposition format (version 0.0.4)."""
     lines: list[str] = []
 
@@ -106,7 +113,44 @@ def render_prometheus(metrics: JobMetrics, *, users: int, version: str) -> str:
     last = metrics.last_job_at.timestamp() if metrics.last_job_at else 0
     gauge("datagems_last_job_timestamp_seconds", "Latest job start or creation.", [("", last)])
     gauge("datagems_users", "Accounts that can sign in.", [("", users)])
+    _render_usage(lines, usage or [])
     return "\n".join(lines) + "\n"
+
+
+def _render_usage(lines: list[str], usage: list[tuple[str, ModelUsage]]) -> None:
+    """Counters per user and model, from the spending ledger (never decreasing)."""
+
+    def counter(name: str, help_text: str, samples: list[tuple[str, float]]) -> None:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} counter")
+        lines.extend(f"{name}{labels} {value:g}" for labels, value in samples)
+
+    def labels(user: str, model: str, **extra: str) -> str:
+        pairs = {"user": user, "model": model, **extra}
+        return "{" + ",".join(f'{k}="{_label(v)}"' for k, v in pairs.items()) + "}"
+
+    counter(
+        "datagems_usage_tokens_total",
+        "Model tokens used, by user, model and kind (prompt or completion).",
+        [
+            sample
+            for user, line in usage
+            for sample in (
+                (labels(user, line.model, kind="prompt"), line.prompt_tokens),
+                (labels(user, line.model, kind="completion"), line.completion_tokens),
+            )
+        ],
+    )
+    counter(
+        "datagems_usage_cost_usd_total",
+        "Cost in USD of the priced tokens, by user and model.",
+        [(labels(u, line.model), line.cost_usd or 0.0) for u, line in usage],
+    )
+    counter(
+        "datagems_usage_accepted_records_total",
+        "Accepted records, by user and model.",
+        [(labels(u, line.model), line.accepted_records) for u, line in usage],
+    )
 
 
 def _label(value: str) -> str:

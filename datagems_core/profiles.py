@@ -17,13 +17,22 @@ from pydantic import SecretStr
 
 from datagems_core.clock import now_iso
 from datagems_core.errors import BadRequest, NotFound
+from datagems_core.pricing import Price, check_price, price_of
 from datagems_core.secret_box import PROFILE_API_KEY_PURPOSE, SecretBox, SecretBoxError
 from datagems_core.settings import Settings
 from datagems_core.store.base import JSONValue, KVStore
 from datagems_core.url_guard import check_base_url
 
 Profile = dict[str, JSONValue]
-_PUBLIC_FIELDS = ("id", "name", "baseUrl", "model", "path")
+_PUBLIC_FIELDS = (
+    "id",
+    "name",
+    "baseUrl",
+    "model",
+    "path",
+    "inputPricePerMTok",
+    "outputPricePerMTok",
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class ResolvedProfile:
     path: str | None
     model: str | None
     api_key: SecretStr | None
+    price: Price | None = None
 
     def gateway_overrides(self) -> dict[str, Any]:
         return {
@@ -55,6 +65,8 @@ class ProfileChange:
     api_key: SecretStr | None = None
     model: str | None = None
     path: str | None = None
+    # (input, output) USD per million tokens; None leaves them, (None, None) clears them
+    prices: tuple[float | None, float | None] | None = None
 
 
 def settings_key(username: str) -> str:
@@ -174,6 +186,9 @@ async def upsert_profile(
     for key, value in (("model", change.model), ("path", change.path)):
         if value is not None:
             profile[key] = value.strip() or None
+    if change.prices is not None:
+        profile["inputPricePerMTok"] = check_price(change.prices[0], field="inputPricePerMTok")
+        profile["outputPricePerMTok"] = check_price(change.prices[1], field="outputPricePerMTok")
     if change.api_key is not None:
         secret = change.api_key.get_secret_value().strip()
         profile.pop("apiKey", None)
@@ -245,4 +260,13 @@ async def resolve_profile(
         path=path if isinstance(path, str) and path else None,
         model=model if isinstance(model, str) and model else None,
         api_key=profile_api_key(settings, profile),
+        price=profile_price(profile),
     )
+
+
+def profile_price(profile: Profile) -> Price | None:
+    """The profile's price per million tokens, None when it has none (cost unknown)."""
+    values = [profile.get("inputPricePerMTok"), profile.get("outputPricePerMTok")]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return None
+    return price_of(float(values[0]), float(values[1]))  # type: ignore[arg-type]

@@ -55,6 +55,9 @@ __all__ = [
 ]
 
 
+NOT_MADE = "not_made"  # the gate of a candidate given up before its call
+
+
 @dataclass(frozen=True)
 class RecordSpec:
     """What every record of a job shares."""
@@ -77,10 +80,19 @@ class RecordResult:
     variation: dict[str, Any] = field(default_factory=dict)
     usage: TokenUsage = field(default_factory=TokenUsage)
     duration_ms: float = 0.0
+    # What rejected the candidate: invalid (unparseable or schema), gateway (no reply at all),
+    # lint, unique, duplicate, near_duplicate or judge; None when accepted.
+    gate: str | None = None
+    verdict: dict[str, Any] | None = None  # the judge's {score, reasons}, when there is one
+
+    @classmethod
+    def not_made(cls, index: int) -> RecordResult:
+        """A candidate given up before its call (a spend budget was reached): never stored."""
+        return cls(index, ok=False, data=None, error="not made", attempts=0, gate=NOT_MADE)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON object (a dict, not a string) with camelCase keys."""
-        return {
+        value: dict[str, Any] = {
             "index": self.index,
             "ok": self.ok,
             "data": self.data,
@@ -90,6 +102,11 @@ class RecordResult:
             "usage": self.usage.to_json(),
             "durationMs": round(self.duration_ms, 3),
         }
+        if self.gate is not None:  # only on rejected candidates: blocks stay small
+            value["gate"] = self.gate
+        if self.verdict is not None:
+            value["verdict"] = self.verdict
+        return value
 
     @classmethod
     def from_json(cls, value: dict[str, Any] | str | bytes) -> RecordResult:
@@ -104,6 +121,8 @@ class RecordResult:
             variation=dict(obj.get("variation") or {}),
             usage=TokenUsage.from_json(obj.get("usage")),
             duration_ms=float(obj.get("durationMs", 0.0)),
+            gate=obj.get("gate"),
+            verdict=obj.get("verdict"),
         )
 
 
@@ -197,6 +216,11 @@ class ModelRecordMaker:
             variation=variation,
             usage=answer.usage,
             duration_ms=(time.perf_counter() - started) * 1000,
+            gate=None
+            if answer.value is not None
+            else "gateway"
+            if answer.is_systemic
+            else "invalid",
         )
 
     def _check(self, value: dict[str, Any]) -> list[str]:
@@ -222,6 +246,7 @@ def _failed(
         attempts=attempts,
         variation=variation,
         duration_ms=(time.perf_counter() - started) * 1000,
+        gate="invalid",
     )
 
 

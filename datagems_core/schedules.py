@@ -24,6 +24,7 @@ from pydantic import Field
 from datagems_core.clock import now, now_iso, now_ms, to_iso
 from datagems_core.errors import BadRequest, NotFound
 from datagems_core.files.base import FileStore
+from datagems_core.job_gateway import bill_choice
 from datagems_core.job_models import InferenceChoice, Job
 from datagems_core.jobs import create_job, read_job
 from datagems_core.settings import Settings
@@ -210,7 +211,8 @@ async def create_version_job(
         peers=peers_for(settings),
         dataset_mode=schedule.dataset_mode,
         seed=schedule.seed,
-        inference=schedule.inference,
+        # each version is priced at today's price of its gateway
+        inference=await bill_choice(store, settings, schedule.owner, schedule.inference),
         schedule_id=schedule.id,
         version=claim.version,
         meta={"scheduleId": schedule.id, "version": claim.version, "buildId": build_id},

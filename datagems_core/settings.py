@@ -248,10 +248,33 @@ class Settings(BaseSettings):
     structured_output: Literal[
         "auto", "json_schema", "json_object_schema", "json_object", "prompt"
     ] = Field("auto", validation_alias="DATAGEMS_STRUCTURED_OUTPUT")
+    inference_input_price_per_mtok: float | None = Field(
+        None, ge=0, le=10_000, validation_alias="DATAGEMS_INFERENCE_INPUT_PRICE_PER_MTOK"
+    )
+    inference_output_price_per_mtok: float | None = Field(
+        None, ge=0, le=10_000, validation_alias="DATAGEMS_INFERENCE_OUTPUT_PRICE_PER_MTOK"
+    )
+
+    estimate_sample: int = Field(5, ge=1, le=100, validation_alias="DATAGEMS_ESTIMATE_SAMPLE")
+
+    # Monthly quotas per user (admins set each user's own; these are the defaults, unset = none)
+    quota_monthly_tokens: int | None = Field(
+        None, ge=0, validation_alias="DATAGEMS_QUOTA_MONTHLY_TOKENS"
+    )
+    quota_monthly_cost_usd: float | None = Field(
+        None, ge=0, validation_alias="DATAGEMS_QUOTA_MONTHLY_COST_USD"
+    )
+    quota_monthly_records: int | None = Field(
+        None, ge=0, validation_alias="DATAGEMS_QUOTA_MONTHLY_RECORDS"
+    )
 
     # Jobs
     update_every_k: int = Field(50, ge=1, validation_alias="DATAGEN_UPDATE_EVERY_K_REQUESTS")
     record_tasks_max: int = Field(1000, ge=0, validation_alias="DATAGEMS_RECORD_TASKS_MAX")
+    max_candidates_factor: float = Field(
+        2.0, ge=1.0, le=100.0, validation_alias="DATAGEMS_MAX_CANDIDATES_FACTOR"
+    )
+    systemic_failure_limit: int = Field(8, ge=1, validation_alias="DATAGEMS_SYSTEMIC_FAILURE_LIMIT")
     max_records_per_job: int = Field(100_000, ge=1, validation_alias="DATAGEN_MAX_RECORDS_PER_JOB")
     max_reply_bytes: int = Field(4_194_304, ge=1024, validation_alias="DATAGEMS_MAX_REPLY_BYTES")
     max_record_bytes: int = Field(1_048_576, ge=256, validation_alias="DATAGEMS_MAX_RECORD_BYTES")

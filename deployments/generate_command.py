@@ -22,19 +22,29 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from datagems_core.budgets import check_budget
+from datagems_core.definitions import check_max_candidates
 from datagems_core.errors import BadRequest, ConfigError, DatagemsError, SchemaError
 from datagems_core.exports import export_to_path, format_for_path
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
+from datagems_core.gate_config import (
+    DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+    GateConfig,
+    check_gate_config,
+)
 from datagems_core.generation import describe_error
 from datagems_core.inference.gateway import GatewayConfig
+from datagems_core.job_gateway import bill_choice
 from datagems_core.job_models import InferenceChoice, Job
-from datagems_core.jobs import clear_cancel, create_job, read_details, read_job
+from datagems_core.jobs import clear_cancel, continue_job, create_job, read_details, read_job
+from datagems_core.quality import quality_report, render_quality
 from datagems_core.schemas import sanitize_schema, validate_schema
 from datagems_core.settings import Settings, get_settings
 from datagems_core.shards import peers_for
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
+from deployments.estimate_command import print_estimate
 from deployments.local_prefect import prefect_api, quiet_prefect_console
 from deployments.progress_bar import ProgressBar
 from deployments.stored_jobs import (
@@ -88,10 +98,35 @@ def generate(
     dataset_mode: Annotated[
         bool, typer.Option("--dataset-mode", help="Labelled records for ML datasets")
     ] = False,
+    max_candidates: Annotated[
+        int | None,
+        typer.Option(help="Most candidates to try for the N records (default: factor x N)"),
+    ] = None,
+    unique: Annotated[
+        list[str] | None, typer.Option(help="A field whose values never repeat (repeatable)")
+    ] = None,
+    near_duplicate_threshold: Annotated[
+        float | None, typer.Option(help="MinHash Jaccard threshold for near duplicates")
+    ] = DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+    no_near_duplicates: Annotated[
+        bool, typer.Option(help="Turn the near-duplicate gate off")
+    ] = False,
+    lint: Annotated[bool, typer.Option(help="Reject empty, echoed and placeholder values")] = True,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option(min=1, help="Stop (failed, keeping what was made) at this many tokens"),
+    ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(help="Stop at this cost in USD (needs DATAGEMS_INFERENCE_*_PRICE_PER_MTOK)"),
+    ] = None,
+    estimate: Annotated[
+        bool, typer.Option("--estimate", help="Print what the job would cost, then exit")
+    ] = False,
     resume: Annotated[str | None, typer.Option(help="Finish this job id instead")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's log lines")] = False,
 ) -> None:
-    """Make a dataset: one validated model call per record.
+    """Make a dataset: exactly --records accepted records.
 
     The records are written to --out, in the format its extension names.
     """
@@ -100,6 +135,7 @@ def generate(
         settings = get_settings()
         if resume:
             asyncio.run(find_job(settings, resume))  # before starting a Prefect server for it
+            _continue(settings, resume, max_candidates)
             _run_and_export(settings, resume, out, verbose=verbose)
             return
         text = _instructions(instructions, instructions_file)
@@ -112,10 +148,33 @@ def generate(
             base_url=gateway, model=model, api_key_env=api_key_env, concurrency=concurrency
         )
         _check_gateway(settings, choice)
+        record_schema = _read_schema(schema)
+        gates = check_gate_config(
+            GateConfig(
+                lint=lint,
+                unique_fields=unique or [],
+                near_duplicate_threshold=None if no_near_duplicates else near_duplicate_threshold,
+            ),
+            record_schema,
+        )
+        budget = check_max_candidates(settings, records, max_candidates)
+        if estimate:
+            print_estimate(
+                settings,
+                title=title or _title_from(text),
+                instructions=text,
+                schema=record_schema,
+                dataset_mode=dataset_mode,
+                choice=choice,
+                gates=gates,
+                records=records,
+                max_candidates=budget,
+            )
+            return
         job_id = asyncio.run(
             _create(
                 settings,
-                _read_schema(schema),
+                record_schema,
                 text,
                 records,
                 choice,
@@ -123,6 +182,9 @@ def generate(
                 title,
                 dataset_mode,
                 out,
+                gates,
+                budget,
+                (max_tokens, max_cost),
             )
         )
         _run_and_export(settings, job_id, out, verbose=verbose)
@@ -131,18 +193,43 @@ def generate(
 def resume(
     job_id: Annotated[str, typer.Argument(metavar="JOB_ID", help="The job to finish")],
     out: Annotated[Path | None, typer.Option(help="Output file (default: the job's)")] = None,
+    max_candidates: Annotated[
+        int | None, typer.Option(help="A larger candidate budget for a job that spent its own")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's log lines")] = False,
 ) -> None:
     """Finish a stopped job from its checkpoints.
 
-    After a kill, a failure or a cancel: redoes at most one checkpoint's worth of records.
+    After a kill, a failure, a cancel or a spent budget: redoes at most one checkpoint's worth
+    of records.
     """
     with _one_line_errors():
         if out is not None:
             format_for_path(out)
         settings = get_settings()
         asyncio.run(find_job(settings, job_id))  # before starting a Prefect server for it
+        _continue(settings, job_id, max_candidates)
         _run_and_export(settings, job_id, out, verbose=verbose)
+
+
+def _continue(settings: Settings, job_id: str, max_candidates: int | None) -> None:
+    """A finished job that lacks records is queued to go on (with a larger budget if given)."""
+
+    async def run() -> None:
+        store = open_store(settings)
+        try:
+            job = await read_job(store, job_id)
+            if job.is_finished and job.status != "succeeded":
+                await continue_job(store, job_id, max_candidates=max_candidates)
+            elif max_candidates is not None:
+                raise BadRequest(
+                    f"--max-candidates raises the budget of a failed or cancelled job; job "
+                    f"{job_id} is {job.status}"
+                )
+        finally:
+            await store.close()
+
+    asyncio.run(run())
 
 
 def export(
@@ -220,9 +307,14 @@ async def _create(
     title: str | None,
     dataset_mode: bool,
     out: Path,
+    gates: GateConfig,
+    max_candidates: int | None,
+    spend: tuple[int | None, float | None],
 ) -> str:
     store, files = open_store(settings), open_file_store(settings)
     try:
+        billed = await bill_choice(store, settings, CLI_OWNER, choice)
+        check_budget(max_tokens=spend[0], max_cost_usd=spend[1], price=billed.price)
         job = await create_job(
             store,
             files,
@@ -235,8 +327,12 @@ async def _create(
             peers=peers_for(settings),
             dataset_mode=dataset_mode,
             seed=seed,
-            inference=choice,
+            inference=billed,
             meta={"cliOut": str(out.resolve())},
+            gates=gates,
+            max_candidates=max_candidates,
+            max_tokens=spend[0],
+            max_cost_usd=spend[1],
         )
     finally:
         await files.close()
@@ -263,11 +359,11 @@ def _run_and_export(settings: Settings, job_id: str, out: Path | None, *, verbos
             job = asyncio.run(_run(settings, job_id, out))
         finally:
             links_last.reset(token)
-    if job.status != "succeeded":
+    if job.status != "succeeded" or job.total_ok != job.total_records:
         reason = job.error or f"the job ended {job.status}"
         raise CommandFailed(
-            f"job {job_id} {job.status}: {reason} ({job.total_ok} valid records kept; "
-            f"`datagems resume {job_id}` continues it)"
+            f"job {job_id} {job.status}: {reason} ({job.total_ok} of {job.total_records} "
+            f"accepted records kept; `datagems resume {job_id} --max-candidates M` continues it)"
         )
 
 
@@ -295,6 +391,8 @@ async def _run(settings: Settings, job_id: str, out: Path | None) -> Job:
         job = await read_job(store, job_id)
         if failure is not None and not job.is_finished:
             raise CommandFailed(f"job {job_id} stopped: {describe_error(failure)}")
+        for line in render_quality(await quality_report(store, files, job)):
+            _say(f"quality: {line}")
         if job.status == "succeeded":
             await _write(store, files, job, target)
         return job

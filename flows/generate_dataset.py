@@ -36,6 +36,8 @@ from datagems_core.jobs import (
     read_shards,
 )
 from datagems_core.logs import configure_logging
+from datagems_core.outcomes import job_outcome
+from datagems_core.quality import quality_report, render_quality
 from datagems_core.settings import Settings, get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
@@ -53,6 +55,10 @@ from flows.progress import (
 
 WATCH_SECONDS = 2.0
 JOB_WRITE_SECONDS = 1.0
+
+
+class JobIncomplete(Exception):
+    """The job ended without its N accepted records (its candidate budget was spent)."""
 
 
 class ShardRunFailed(Exception):
@@ -74,7 +80,8 @@ class _JobTracker:
 
     @property
     def done(self) -> int:
-        return sum(s.generated_ok + s.generated_failed for s in self.shards.values())
+        """Accepted records: what the job's N counts."""
+        return sum(s.generated_ok for s in self.shards.values())
 
     async def observe(self, shard: Shard) -> None:
         self.shards[shard.shard_key] = shard
@@ -100,7 +107,7 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
     job = await mark_running(store, job, flow_run_id=linkable_flow_run_id())
     shards = await read_shards(store, job_id)
     tracker = _JobTracker(store, job, shards)
-    await tracker.progress.start(tracker.done if job.retry_pass == 0 else 0)
+    await tracker.progress.start(tracker.done)
     logger.info("job %s: %d records over %d shard(s)", job_id, job.total_records, len(shards))
     try:
         if await _sends_to_peers(shards):
@@ -113,25 +120,32 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
             store, tracker.job, status="failed", error=describe_error(exc), totals=totals
         )
         logger.error("job %s failed: %s", job_id, job.error)
-        await _summarise(store, job)
+        await _summarise(store, files, job)
         raise
     totals = sum_shards(finished)
-    cancelled = any(s.status == "cancelled" for s in finished)
+    status, error = job_outcome(tracker.job, finished, totals)
     dataset_cid = await _store_dataset(store, files, tracker.job)
     job = await mark_finished(
         store,
         tracker.job,
-        status="cancelled" if cancelled else "succeeded",
-        error=None,
+        status=status,
+        error=error,
         totals=totals,
         dataset_cid=dataset_cid,
         dataset_format="jsonl",
     )
-    await tracker.progress.finish(totals.done)
-    await _summarise(store, job)
+    await tracker.progress.finish(totals.total_ok)
+    await _summarise(store, files, job)
     logger.info(
-        "job %s %s: %d valid, %d failed", job_id, job.status, totals.total_ok, totals.total_failed
+        "job %s %s: %d accepted of %d, %d candidates rejected",
+        job_id,
+        job.status,
+        totals.total_ok,
+        job.total_records,
+        totals.total_failed,
     )
+    if status == "failed":
+        raise JobIncomplete(error)  # the run is Failed in Prefect, as the job is
     return job
 
 
@@ -193,7 +207,7 @@ async def _run_on_peers(store: KVStore, tracker: _JobTracker, shards: list[Shard
     launcher = Launcher()
     runs: dict[str, FlowRun] = {}
     for shard in shards:
-        if shard.status == "succeeded" and shard.retry_pass >= job.retry_pass:
+        if shard.status == "succeeded" and shard.generated_ok >= shard.assigned:
             continue
         runs[shard.shard_key] = await launcher.start_shard(job, shard, parent=parent)
     peer_of = {shard.shard_key: shard.peer_id for shard in shards}
@@ -249,9 +263,12 @@ async def _store_dataset(store: KVStore, files: FileStore, job: Job) -> str | No
         return await files.put_file(path.name, path)
 
 
-async def _summarise(store: KVStore, job: Job) -> None:
+async def _summarise(store: KVStore, files: FileStore, job: Job) -> None:
     totals = sum_shards(await read_shards(store, job.id))
-    await publish_summary(job, render_run_summary(job, totals))
+    quality = render_quality(await quality_report(store, files, job), examples=False)
+    markdown = render_run_summary(job, totals)
+    markdown += "\n## Quality\n\n" + "\n".join(f"- {line}" for line in quality) + "\n"
+    await publish_summary(job, markdown)
 
 
 @prefect.flow(

@@ -88,9 +88,8 @@ async def batch_task_runner(make: RecordFn, indices: list[int], report: ResultSi
 
 
 def choose_runner(settings: Settings, job: Job) -> tuple[UnitRunner, int]:
-    """Task per record up to `record_tasks_max` records in this pass, else task per batch."""
-    records = job.total_records if job.retry_pass == 0 else job.total_failed
-    if records <= settings.record_tasks_max:
+    """Task per candidate up to `record_tasks_max` records in the job, else task per batch."""
+    if job.total_records <= settings.record_tasks_max:
         return record_task_runner, 1
     return batch_task_runner, settings.update_every_k
 
@@ -145,9 +144,9 @@ async def generate_shard(job_id: str, shard_key: str) -> dict[str, Any]:
         )
 
         async def on_checkpoint(shard: Shard) -> None:
-            progress.move(shard.generated_ok + shard.generated_failed)
+            progress.move(shard.generated_ok)
 
-        await progress.start(before.generated_ok + before.generated_failed)
+        await progress.start(before.generated_ok)
         shard = await run_shard_tasks(
             store=store,
             files=files,
@@ -156,7 +155,7 @@ async def generate_shard(job_id: str, shard_key: str) -> dict[str, Any]:
             shard_key=shard_key,
             on_checkpoint=on_checkpoint,
         )
-        await progress.finish(shard.generated_ok + shard.generated_failed)
+        await progress.finish(shard.generated_ok)
         return shard.to_record()
     finally:
         await files.close()

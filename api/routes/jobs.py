@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query
@@ -21,6 +22,7 @@ from api.flow_runner import FlowRunner, FlowRunnerDep
 from api.job_schemas import (
     JobCreate,
     JobPublic,
+    JobRetry,
     JobsPublic,
     JobView,
     RecordsPublic,
@@ -30,10 +32,13 @@ from api.job_schemas import (
 from api.json_body import JSONBody
 from api.openapi import errors
 from api.schemas import Ok
+from datagems_core.budgets import check_budget
 from datagems_core.clock import iso_from_ms, now_iso
 from datagems_core.definitions import (
+    DatasetDefinition,
     build_definition,
     check_inference,
+    check_max_candidates,
     check_total_records,
     gateway_for,
 )
@@ -49,18 +54,22 @@ from datagems_core.exports import MEDIA_TYPES, ExportSummary, iter_export_bytes,
 from datagems_core.file_names import content_disposition, file_name_for
 from datagems_core.job_files import delete_job_files, job_file_ids
 from datagems_core.job_models import InferenceChoice, Job
-from datagems_core.job_starts import requeue_for_retry
 from datagems_core.job_views import describe_job, list_all_jobs, read_record_page
 from datagems_core.jobs import (
+    continue_job,
     create_job,
     delete_job,
     list_job_texts_for_user,
     read_job,
     request_cancel,
 )
+from datagems_core.quality import quality_report
+from datagems_core.quotas import check_job_fits
 from datagems_core.records import draft_schema
 from datagems_core.schemas import sanitize_schema
+from datagems_core.settings import Settings
 from datagems_core.shards import peers_for
+from datagems_core.spending import record_draft_usage
 from datagems_core.store.base import KVStore
 from flows.launch import launch_job
 
@@ -119,6 +128,14 @@ async def draft_job_schema(
         store=store,
     )
     duration_ms = round((time.perf_counter() - started) * 1000, 3)
+    await record_draft_usage(
+        store,
+        owner=user.username,
+        model=choice.billed_model or "default",
+        prompt=usage.prompt,
+        completion=usage.completion,
+        price=choice.price,
+    )
     schema, warnings = sanitize_schema(drafted)
     draft = Draft(
         owner=user.username,
@@ -147,17 +164,20 @@ async def draft_job_schema(
     )
 
 
-@router.post("", status_code=201, summary="Create a job", responses=errors(503))
-async def create_job_route(
-    body: JobCreate,
-    user: CurrentUser,
-    settings: SettingsDep,
-    store: KVStoreDep,
-    files: FileStoreDep,
-    runner: FlowRunnerDep,
-) -> JobPublic:
-    """Save the job `queued` and start its flow run; answers at once."""
+@dataclass(frozen=True)
+class CheckedJob:
+    definition: DatasetDefinition
+    total_records: int
+    max_candidates: int | None
+
+
+async def check_job_create(
+    body: JobCreate, user: Principal, settings: Settings, store: KVStore
+) -> CheckedJob:
+    """Everything `POST /api/jobs` (and its estimate) checks before any model call: 400s name the
+    field, 403 the quota."""
     total = check_total_records(settings, body.total_records)
+    max_candidates = check_max_candidates(settings, total, body.max_candidates)
     draft = read_optional_draft(settings, body.draft_token, username=user.username)
     definition = await build_definition(
         store,
@@ -170,7 +190,34 @@ async def create_job_route(
         schema=body.json_schema,
         dataset_mode=body.dataset_mode,
         inference=body.inference.to_choice() if body.inference else None,
+        gates=body.to_gates(),
     )
+    check_budget(
+        max_tokens=body.max_tokens, max_cost_usd=body.max_cost_usd, price=definition.inference.price
+    )
+    await check_job_fits(
+        store,
+        settings,
+        user.username,
+        total_records=total,
+        max_tokens=body.max_tokens,
+        max_cost_usd=body.max_cost_usd,
+    )
+    return CheckedJob(definition, total, max_candidates)
+
+
+@router.post("", status_code=201, summary="Create a job", responses=errors(403, 503))
+async def create_job_route(
+    body: JobCreate,
+    user: CurrentUser,
+    settings: SettingsDep,
+    store: KVStoreDep,
+    files: FileStoreDep,
+    runner: FlowRunnerDep,
+) -> JobPublic:
+    """Save the job `queued` and start its flow run; answers at once."""
+    checked = await check_job_create(body, user, settings, store)
+    definition, total = checked.definition, checked.total_records
     job = await create_job(
         store,
         files,
@@ -184,6 +231,10 @@ async def create_job_route(
         dataset_mode=definition.dataset_mode,
         seed=body.seed,
         inference=definition.inference,
+        gates=definition.gates,
+        max_candidates=checked.max_candidates,
+        max_tokens=body.max_tokens,
+        max_cost_usd=body.max_cost_usd,
     )
     job = await launch_job(store, runner, job)
     return JobPublic(job=job, warnings=definition.warnings)
@@ -240,12 +291,20 @@ async def read_job_records(
     settings: SettingsDep,
     offset: Offset = 0,
     limit: Limit = 100,
+    status: Literal["accepted", "rejected"] | None = None,
 ) -> JSONBody:
-    """Records made so far, in index order, with attempts, error, variation and tokens; a page
-    holds at most `limit` records and about DATAGEMS_MAX_RECORDS_PAGE_BYTES of JSON."""
+    """Candidates made so far, in index order, with attempts, error, gate, variation and
+    tokens; `status=rejected` lists only rejected ones (with the gate and reason). A page holds
+    at most `limit` records and about DATAGEMS_MAX_RECORDS_PAGE_BYTES of JSON."""
     job = await read_visible_job(store, user, job_id)
     records, count = await read_record_page(
-        store, files, job, offset=offset, limit=limit, max_bytes=settings.max_records_page_bytes
+        store,
+        files,
+        job,
+        offset=offset,
+        limit=limit,
+        status=status,
+        max_bytes=settings.max_records_page_bytes,
     )
     after = offset + len(records)
     next_offset = after if records and after < count else None
@@ -258,6 +317,16 @@ async def read_job_records(
             "nextOffset": next_offset,
         }
     )
+
+
+@router.get("/{job_id}/quality", summary="Read a job's quality report", responses=errors(404))
+async def read_job_quality(
+    job_id: str, user: CurrentUser, store: KVStoreDep, files: FileStoreDep
+) -> dict[str, Any]:
+    """Candidates, accepted, rejected by gate (with reasons and examples), duplicates,
+    distinct-2, per-field distributions, judge scores and tokens."""
+    job = await read_visible_job(store, user, job_id)
+    return await quality_report(store, files, job)
 
 
 @router.post("/{job_id}/cancel", summary="Cancel a job", responses=errors(404, 409))
@@ -287,12 +356,25 @@ async def _stop_run(runner: FlowRunner, job: Job) -> str | None:
     "/{job_id}/retry", summary="Retry a job's failed records", responses=errors(404, 409, 503)
 )
 async def retry_job(
-    job_id: str, user: CurrentUser, store: KVStoreDep, runner: FlowRunnerDep
+    job_id: str,
+    user: CurrentUser,
+    store: KVStoreDep,
+    runner: FlowRunnerDep,
+    body: JobRetry | None = None,
 ) -> JobPublic:
-    """Go on with a stopped job's records never made, else regenerate its failed records, in a
-    new flow run."""
-    await read_visible_job(store, user, job_id)
-    job = await requeue_for_retry(store, job_id)
+    """Continue a failed or cancelled job until it has its N accepted records, in a new flow
+    run; `maxCandidates` raises its candidate budget, `maxTokens` / `maxCostUsd` its spend
+    budget."""
+    found = await read_visible_job(store, user, job_id)
+    body = body or JobRetry()
+    check_budget(max_tokens=body.max_tokens, max_cost_usd=body.max_cost_usd, price=found.price)
+    job = await continue_job(
+        store,
+        job_id,
+        max_candidates=body.max_candidates,
+        max_tokens=body.max_tokens,
+        max_cost_usd=body.max_cost_usd,
+    )
     job = await launch_job(store, runner, job)
     return JobPublic(job=job)
 

@@ -11,6 +11,7 @@ from api.schemas import MetricsPublic, MetricsValues
 from datagems_core.accounts import list_accounts
 from datagems_core.health import version
 from datagems_core.metrics import compute_metrics, render_prometheus
+from datagems_core.spending import usage_by_user_and_model
 
 router = APIRouter(tags=["metrics"])
 
@@ -36,5 +37,6 @@ async def prometheus_metrics(
     del admin  # the dependency is the check
     metrics = await compute_metrics(store, owner=None)
     users = len(await list_accounts(store, settings))
-    text = render_prometheus(metrics, users=users, version=version())
+    usage = await usage_by_user_and_model(store)
+    text = render_prometheus(metrics, users=users, version=version(), usage=usage)
     return PlainTextResponse(text, media_type=PROMETHEUS_CONTENT_TYPE)

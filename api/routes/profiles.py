@@ -45,11 +45,25 @@ async def save_settings(
         api_key=body.api_key,
         model=body.model,
         path=body.path,
+        prices=_prices(body),
     )
     result = await profiles.upsert_profile(
         store, settings, user.username, change, profile_id=body.id, set_active=body.set_active
     )
     return _public(result)
+
+
+def _prices(body: ProfileUpsert) -> tuple[float | None, float | None] | None:
+    given = {"input_price_per_mtok", "output_price_per_mtok"} & body.model_fields_set
+    if not given:
+        return None
+    if len(given) == 1:
+        missing = "outputPricePerMTok" if "input_price_per_mtok" in given else "inputPricePerMTok"
+        raise BadRequest(
+            "give inputPricePerMTok and outputPricePerMTok together (USD per million tokens)",
+            details={"field": missing},
+        )
+    return body.input_price_per_mtok, body.output_price_per_mtok
 
 
 @router.delete("/settings", summary="Delete an inference profile", responses=errors(404))

@@ -32,6 +32,8 @@ class Answer:
     error: str | None
     attempts: int
     usage: TokenUsage = field(default_factory=TokenUsage)
+    # No attempt got a reply from the model: the failure is the gateway's, not the record's.
+    is_systemic: bool = False
 
 
 async def ask_for_object(
@@ -53,6 +55,7 @@ async def ask_for_object(
     reason = "no attempt was made"
     current = list(messages)
     has_reasked = False
+    replies = 0
     while attempts < budget:
         attempts += 1
         try:
@@ -71,6 +74,7 @@ async def ask_for_object(
                 )
             continue
         usage += spent
+        replies += 1
         if isinstance(value, UnparseableContent):
             reason = f"unparseable reply: {value}"
             continue
@@ -89,7 +93,13 @@ async def ask_for_object(
         ]
     if attempts and unreachable == attempts:
         raise InferenceUnreachable(reason, details={"url": redact_url(client.url)})
-    return Answer(value=None, error=reason, attempts=attempts, usage=usage)
+    return Answer(
+        value=None,
+        error=reason,
+        attempts=attempts,
+        usage=usage,
+        is_systemic=attempts > 0 and replies == 0,
+    )
 
 
 async def _call(

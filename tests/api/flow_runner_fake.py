@@ -16,6 +16,7 @@ from datagems_core.files.local import LocalFileStore
 from datagems_core.generation import run_shard
 from datagems_core.job_models import Job, sum_shards
 from datagems_core.jobs import mark_finished, mark_running, read_job, read_shards
+from datagems_core.outcomes import job_outcome
 from datagems_core.schedules import Schedule
 from datagems_core.settings import Settings
 from datagems_core.store.base import KVStore
@@ -98,8 +99,9 @@ async def _run_here(store: KVStore, settings: Settings, job_id: str) -> Job:
             store=store, files=files, settings=settings, job_id=job_id, shard_key=shard.shard_key
         )
     shards = await read_shards(store, job_id)
-    status = "cancelled" if any(s.status == "cancelled" for s in shards) else "succeeded"
-    return await mark_finished(store, job, status=status, error=None, totals=sum_shards(shards))
+    totals = sum_shards(shards)
+    status, error = job_outcome(job, shards, totals)
+    return await mark_finished(store, job, status=status, error=error, totals=totals)
 
 
 def run_job_here(harness: ApiHarness, job_id: str, settings: Settings | None = None) -> Job:

@@ -233,6 +233,7 @@ def test_read_job_shows_progress_shards_timings_and_prefect_link(api):
         "done": 6,
         "ok": 6,
         "failed": 0,
+        "candidates": 6,
         "total": 6,
         "percent": 100.0,
         "retryPass": 0,
@@ -326,23 +327,32 @@ def test_cancel_still_saves_the_request_when_prefect_is_down(api, runner):
     assert "next checkpoint" in response.json()["warnings"][0]
 
 
-def test_retry_regenerates_failed_records_in_a_new_run(api, runner, fake_gateway):
+def test_retry_continues_a_spent_budget_with_a_larger_one(api, runner, fake_gateway):
     settings = api.settings.model_copy(
         update={"inference_base_url_raw": fake_gateway.openai_base, "mock_inference": False}
     )
     job = _people_job(api.alice, total=10, inference={"concurrency": 1})
     fake_gateway.configure(rate_invalid=1.0)  # every answer breaks the schema, re-asks too
     failed = run_job_here(api, job["id"], settings)
-    assert failed.total_failed == 10 and failed.total_ok == 0
+    # The default budget is DATAGEMS_MAX_CANDIDATES_FACTOR (2) x N candidates.
+    assert (failed.status, failed.total_failed, failed.total_ok) == ("failed", 20, 0)
+    assert failed.error == "candidate budget spent: 0 of 10 accepted; rejected: 20 invalid"
     view = api.alice.get(f"/api/jobs/{job['id']}").json()
-    assert sum(view["failureReasons"].values()) == 10
+    assert sum(view["failureReasons"].values()) == 20
     fake_gateway.configure(rate_invalid=0.0)
-    response = api.alice.post(f"/api/jobs/{job['id']}/retry", headers=CSRF)
+    too_small = api.alice.post(
+        f"/api/jobs/{job['id']}/retry", json={"maxCandidates": 5}, headers=CSRF
+    )
+    assert too_small.status_code == 400 and "maxCandidates" in too_small.text
+    response = api.alice.post(
+        f"/api/jobs/{job['id']}/retry", json={"maxCandidates": 30}, headers=CSRF
+    )
     assert response.status_code == 200, response.text
     assert response.json()["job"]["status"] == "queued"
+    assert response.json()["job"]["maxCandidates"] == 30
     assert runner.started[-1].id == job["id"] and runner.started[-1].retry_pass == 1
     healed = run_job_here(api, job["id"], settings)
-    assert (healed.total_ok, healed.total_failed) == (10, 0)
+    assert (healed.status, healed.total_ok, healed.total_failed) == ("succeeded", 10, 20)
     nothing_left = api.alice.post(f"/api/jobs/{job['id']}/retry", headers=CSRF)
     assert nothing_left.status_code == 409
 

@@ -179,6 +179,21 @@ def test_every_operation_answers_as_documented(env, document, fake_gateway, smtp
     assert alice.get("/api/jobs", params={"all": "true"}).status_code == 403
     assert alice.get(f"/api/jobs/{job_id}").status_code == 200
     assert alice.get(f"/api/jobs/{job_id}/records", params={"limit": 2}).status_code == 200
+    rejected = alice.get(f"/api/jobs/{job_id}/records", params={"status": "rejected"})
+    assert rejected.status_code == 200
+    assert alice.get(f"/api/jobs/{job_id}/quality").status_code == 200
+    estimate = alice.post(
+        "/api/jobs/estimate",
+        json={"draftToken": draft.json()["draftToken"], "totalRecords": 3},
+        headers=CSRF,
+    )
+    assert estimate.status_code == 200
+    assert alice.get("/api/usage").status_code == 200
+    assert admin.get("/api/usage", params={"user": "*"}).status_code == 200
+    assert admin.get("/api/admin/users/alice/quota").status_code == 200
+    quota = admin.put("/api/admin/users/alice/quota", json={"records": 1000}, headers=CSRF)
+    assert quota.status_code == 200
+    assert admin.get("/api/admin/users/nobody/quota").status_code == 404
     for fmt in ("json", "jsonl", "csv", "parquet"):
         assert alice.get(f"/api/jobs/{job_id}/export", params={"format": fmt}).status_code == 200
     assert alice.get("/api/jobs/nope").status_code == 404

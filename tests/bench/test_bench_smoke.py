@@ -94,3 +94,12 @@ def test_write_doc_replaces_only_the_results_block(tmp_path: Path):
 
 def test_smoke_profile_covers_every_bench():
     assert set(SMOKE) == set(BENCHES)
+
+
+def test_gates_cases_deliver_every_record(stack: Stack):
+    lines = _by_case(run_benches(stack, names=["gates"], profile=SMOKE))
+    assert lines["N=40 gates off"].figures["valid"] == "40/40"
+    assert lines["N=40 gates on"].figures["valid"] == "40/40"
+    noisy = lines["N=40 15% invalid 15% duplicate"]
+    assert noisy.figures["valid"] == "40/40"
+    assert int(noisy.figures["candidates"]) > 40  # the noise cost replacements

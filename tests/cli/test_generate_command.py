@@ -235,3 +235,59 @@ def test_generate_killed_with_9_leaves_no_temporary_prefect_server_nor_temp_dir(
             await store.close()
 
     assert asyncio.run(read()) is None  # no link to a server that is gone
+
+
+def test_a_gateway_answering_500_exits_non_zero_after_a_few_calls(workdir, fake_gateway):
+    fake_gateway.configure(rate_500=1.0)
+    env = cli_env(DATAGEMS_INFERENCE_MAX_ATTEMPTS="2")
+    args = generate_args("x.csv", 1000, "--gateway", fake_gateway.openai_base, "--model", "m")
+    result = run_cli(args, cwd=workdir, env=env)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: job ") and "gateway error 500: model worker crashed" in last
+    assert "Traceback" not in result.stderr
+    assert fake_gateway.stats()["requests"] <= 8 * 2
+    assert not (workdir / "x.csv").exists()
+
+
+def test_a_spent_budget_exits_non_zero_and_resume_with_a_larger_one_delivers_n(
+    workdir, fake_gateway
+):
+    data_dir = Path(os.environ["DATAGEMS_DATA_DIR"])
+    fake_gateway.configure(rate_invalid=1.0)  # every answer and every re-ask is invalid
+    args = generate_args(
+        "people.jsonl",
+        10,
+        "--gateway",
+        fake_gateway.openai_base,
+        "--model",
+        "m",
+        "--max-candidates",
+        "12",
+        "--unique",
+        "name",
+    )
+    result = run_cli(args, cwd=workdir, env=cli_env(DATAGEMS_INFERENCE_MAX_ATTEMPTS="2"))
+    assert result.returncode == 1
+    job_id = JOB_LINE.search(result.stderr).group(1)
+    last = result.stderr.strip().splitlines()[-1]
+    assert "candidate budget spent: 0 of 10 accepted; rejected: 12 invalid" in last
+    assert "quality: candidates 12, accepted 0 of 10" in result.stderr
+    assert not (workdir / "people.jsonl").exists()
+
+    fake_gateway.configure(rate_invalid=0.0)
+    small = run_cli(["resume", job_id, "--max-candidates", "12"], cwd=workdir)
+    assert small.returncode == 1 and "maxCandidates must be larger" in small.stderr
+    resumed = run_cli(["resume", job_id, "--max-candidates", "30"], cwd=workdir)
+    assert resumed.returncode == 0, resumed.stderr
+    frame = pl.read_ndjson(workdir / "people.jsonl")
+    assert frame.height == 10 and frame["name"].n_unique() == 10
+    seen = stored_indices(data_dir, job_id)
+    assert max(seen.values()) == 1 and len(seen) == 22  # 12 rejected + 10 accepted candidates
+
+
+def test_an_unknown_unique_field_is_refused_in_one_line(workdir):
+    result = run_cli(generate_args("x.csv", 3, "--unique", "nickname"), cwd=workdir)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: uniqueFields: 'nickname'")

@@ -13,12 +13,12 @@ from datagems_core.errors import InferenceUnreachable
 from datagems_core.generation import run_records, run_shard
 from datagems_core.job_models import InferenceChoice, sum_shards
 from datagems_core.jobs import (
+    continue_job,
     mark_finished,
     mark_running,
     read_job,
     read_shard,
     request_cancel,
-    retry_failed_records,
 )
 from datagems_core.store.memory import MemoryStore
 from datagems_core.stored_records import iter_result_chunks
@@ -259,7 +259,7 @@ async def test_an_unreachable_gateway_fails_the_shard_with_its_reason(store, tmp
     assert "InferenceUnreachable" in shard.error
 
 
-async def test_record_failures_are_counted_and_retry_regenerates_only_them(store, tmp_path):
+async def test_rejected_candidates_are_replaced_until_n_are_accepted(store, tmp_path):
     files = make_files(tmp_path)
     settings = make_settings(tmp_path, update_every_k=4)
     job = await make_job(store, files, total_records=30)
@@ -267,23 +267,55 @@ async def test_record_failures_are_counted_and_retry_regenerates_only_them(store
     shard = await run_shard(
         store=store, files=files, settings=settings, job_id=job.id, shard_key="local", runner=flaky
     )
-    assert (shard.status, shard.generated_ok, shard.generated_failed) == ("succeeded", 25, 5)
+    assert (shard.status, shard.generated_ok, shard.generated_failed) == ("succeeded", 30, 5)
     assert shard.failure_reasons == {"flaky model": 5}
+    assert shard.rejected == {"invalid": 5}
+    assert set(flaky.calls) == set(range(35))  # five new candidates, each with a new index
+    chunks = [r async for c in iter_result_chunks(store, files, job.id) for r in c]
+    assert sum(r["ok"] for r in chunks) == 30
+    assert len({r["index"] for r in chunks}) == 35
+
+
+async def test_a_spent_budget_fails_the_shard_and_a_larger_one_finishes_it(store, tmp_path):
+    files = make_files(tmp_path)
+    settings = make_settings(tmp_path, update_every_k=4)
+    job = await make_job(store, files, total_records=30, max_candidates=32)
+    shard = await run_shard(
+        store=store,
+        files=files,
+        settings=settings,
+        job_id=job.id,
+        shard_key="local",
+        runner=CountingRunner(fail_every=7),
+    )
+    assert (shard.status, shard.generated_ok, shard.generated_failed) == ("failed", 27, 5)
+    assert shard.error == "candidate budget spent: 27 of 30 accepted; rejected: 5 invalid"
     totals = sum_shards([shard])
     await mark_finished(
-        store, await read_job(store, job.id), status="succeeded", error=None, totals=totals
+        store, await read_job(store, job.id), status="failed", error=shard.error, totals=totals
     )
 
-    await retry_failed_records(store, job.id)
+    await continue_job(store, job.id, max_candidates=40)
     again = CountingRunner()
     shard = await run_shard(
         store=store, files=files, settings=settings, job_id=job.id, shard_key="local", runner=again
     )
-    assert set(again.calls) == {0, 7, 14, 21, 28}
-    assert (shard.generated_ok, shard.generated_failed, shard.failure_reasons) == (30, 0, {})
-    chunks = [r async for c in iter_result_chunks(store, files, job.id) for r in c]
-    assert [r["index"] for r in chunks] == list(range(30))
-    assert all(r["ok"] for r in chunks)
+    assert (shard.status, shard.generated_ok, shard.generated_failed) == ("succeeded", 30, 5)
+    assert set(again.calls) == {32, 33, 34}  # goes on with new candidates, never redoes one
+    seen = await stored_indices(store, files, job.id)
+    assert max(seen.values()) == 1 and len(seen) == 35
+
+
+async def test_never_more_than_n_accepted_however_many_are_in_flight(store, tmp_path):
+    files = make_files(tmp_path)
+    settings = make_settings(tmp_path, update_every_k=50, inference_concurrency=64)
+    job = await make_job(store, files, total_records=7)
+    runner = CountingRunner()
+    shard = await run_shard(
+        store=store, files=files, settings=settings, job_id=job.id, shard_key="local", runner=runner
+    )
+    assert (shard.generated_ok, shard.generated_failed) == (7, 0)
+    assert sum(runner.calls.values()) == 7  # the window never sends more than are still needed
 
 
 async def test_a_profile_job_gets_its_key_at_run_time_and_never_stores_it(

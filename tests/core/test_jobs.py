@@ -6,11 +6,12 @@ import re
 
 import pytest
 
-from datagems_core.errors import Conflict, NotFound
+from datagems_core.errors import BadRequest, Conflict, NotFound
 from datagems_core.job_models import InferenceChoice, Shard, Tokens, sum_shards
 from datagems_core.jobs import (
     JOBS_HKEY,
     cancel_key,
+    continue_job,
     delete_job,
     is_cancel_requested,
     list_jobs_for_user,
@@ -21,7 +22,6 @@ from datagems_core.jobs import (
     read_job,
     read_shards,
     request_cancel,
-    retry_failed_records,
     shards_hkey,
     user_jobs_hkey,
 )
@@ -138,17 +138,23 @@ def test_sum_shards_adds_counts_reasons_and_tokens():
     assert totals.tokens.total == 12
 
 
-async def test_retry_failed_records_needs_a_finished_job_with_failures(store, tmp_path):
+async def test_continue_job_needs_an_unfinished_dataset_and_a_larger_budget(store, tmp_path):
     files = make_files(tmp_path)
-    job = await make_job(store, files)
-    with pytest.raises(Conflict):
-        await retry_failed_records(store, job.id)
-    finished = await mark_finished(store, job, status="succeeded", error=None)
-    with pytest.raises(Conflict, match="no failed records"):
-        await retry_failed_records(store, job.id)
-    await store.hset(JOBS_HKEY, job.id, {**finished.to_record(), "totalFailed": 2})
-    retried = await retry_failed_records(store, job.id)
-    assert (retried.status, retried.retry_pass) == ("queued", 1)
+    job = await make_job(store, files, total_records=10, max_candidates=20)
+    with pytest.raises(Conflict, match="continue a finished job"):
+        await continue_job(store, job.id, max_candidates=None)
+    await mark_finished(store, job, status="succeeded", error=None)
+    with pytest.raises(Conflict, match="already has its 10 accepted records"):
+        await continue_job(store, job.id, max_candidates=None)
+    await mark_finished(store, job, status="failed", error="candidate budget spent")
+    with pytest.raises(BadRequest, match="maxCandidates must be larger than the job's budget"):
+        await continue_job(store, job.id, max_candidates=20)
+    continued = await continue_job(store, job.id, max_candidates=30)
+    assert (continued.status, continued.retry_pass, continued.max_candidates) == (
+        "queued",
+        1,
+        30,
+    )
 
 
 async def test_delete_job_removes_every_key_and_refuses_a_running_job(store, tmp_path):

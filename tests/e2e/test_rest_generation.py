@@ -143,30 +143,43 @@ def test_cancel_a_running_job_keeps_what_it_made(stack, client, gateway):
     assert frame.height == made
 
 
-def test_retry_regenerates_only_the_failed_records(stack, client, gateway):
-    # One record at a time: records 0 and 3 get a schema-violating answer twice (re-ask too).
+def test_rejected_candidates_are_replaced_and_a_spent_budget_continues(stack, client, gateway):
+    # One candidate at a time: candidates 0 and 3 get a schema-violating answer twice (re-ask
+    # too), so two new candidates replace them and the job still delivers its 8 records.
     gateway.configure(script=["invalid", "invalid", "ok", "ok", "invalid", "invalid"])
     job = _create(client, title="Flaky people", totalRecords=8, inference={"concurrency": 1})
     first = _wait_for_status(stack, client, job["id"], "succeeded", "failed", "cancelled")
     assert first["job"]["status"] == "succeeded", first["job"]
-    assert (first["progress"]["ok"], first["progress"]["failed"]) == (6, 2)
-    assert sum(first["failureReasons"].values()) == 2
+    assert (first["progress"]["ok"], first["progress"]["failed"]) == (8, 2)
+    assert first["rejected"] == {"invalid": 2}
     page = client.get(f"/api/jobs/{job['id']}/records").json()["records"]
     assert [r["index"] for r in page if not r["ok"]] == [0, 3]
-    assert all(r["attempts"] == 2 and r["error"] for r in page if not r["ok"])
-    requests_before = gateway.stats()["requests"]
+    assert all(r["attempts"] == 2 and r["gate"] == "invalid" for r in page if not r["ok"])
+    _, frame = _export(client, job["id"], "parquet")
+    assert frame.height == 8
 
-    response = client.post(f"/api/jobs/{job['id']}/retry")
+    # A budget too small for the failures: the job fails (Prefect too) and keeps what it has.
+    gateway.configure(script=["invalid"] * 6)
+    spent = _create(
+        client, title="Short budget", totalRecords=4, maxCandidates=5, inference={"concurrency": 1}
+    )
+    view = _wait_for_status(stack, client, spent["id"], "succeeded", "failed", "cancelled")
+    assert view["job"]["error"] == (
+        "candidate budget spent: 2 of 4 accepted; rejected: 3 invalid"
+    ), view["job"]
+    assert _wait_for_final_run(stack, spent["flowRunId"]).state.is_failed()
+    response, frame = _export(client, spent["id"], "jsonl")
+    assert response.headers["x-datagems-partial"] == "true" and frame.height == 2
+
+    response = client.post(f"/api/jobs/{spent['id']}/retry", json={"maxCandidates": 8})
     assert response.status_code == 200, response.text
     retried = response.json()["job"]
     assert retried["status"] == "queued" and retried["retryPass"] == 1
-    assert retried["flowRunId"] != job["flowRunId"]
-    healed = _wait_for_status(stack, client, job["id"], "succeeded", "failed", "cancelled")
+    healed = _wait_for_status(stack, client, spent["id"], "succeeded", "failed", "cancelled")
     assert healed["job"]["status"] == "succeeded", healed["job"]
-    assert (healed["job"]["totalOk"], healed["job"]["totalFailed"]) == (8, 0)
-    assert gateway.stats()["requests"] - requests_before == 2  # only the two failed records
-    _, frame = _export(client, job["id"], "parquet")
-    assert frame.height == 8
+    assert (healed["job"]["totalOk"], healed["job"]["totalFailed"]) == (4, 3)
+    response, frame = _export(client, spent["id"], "jsonl")
+    assert response.headers["x-datagems-partial"] == "false" and frame.height == 4
 
 
 def test_a_schedule_is_a_prefect_schedule_that_builds_new_versions(stack, client, gateway):

@@ -8,8 +8,11 @@ Serves `POST /v1/chat/completions`, `POST /create_chat_completion` (Ratio1-wrapp
 with `POST /__fake/config` (merged; `POST /__fake/reset` restores the start config):
 
 - latency_ms, jitter_ms        delay before answering
-- rate_429, rate_500, rate_hang, rate_garbage, rate_invalid, rate_non_json
-                               share of requests with that fault, spread evenly (deterministic)
+- rate_429, rate_500, rate_hang, rate_garbage, rate_invalid, rate_non_json, rate_duplicate
+                               share of requests with that fault, spread evenly (deterministic);
+                               a duplicate repeats the last record sent intact
+- unique_records               each reply a record of its own (made for the request's number)
+                               rather than one of a pool of 32 served round-robin (default true)
 - script                       list of outcomes for the next requests, taking precedence:
                                ok 429 500 503 hang garbage invalid schema fenced non_json 401
                                (a schema-drafting request gets a schema drafted by the mock)
@@ -51,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
     "rate_garbage": 0.0,
     "rate_invalid": 0.0,
     "rate_non_json": 0.0,
+    "rate_duplicate": 0.0,
+    "unique_records": True,
     "script": [],
     "retry_after": "0",
     "hang_seconds": 60.0,
@@ -65,7 +70,7 @@ LLAMA_CPP_REFUSAL = (
     "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
     "'ctx': {'expected': \"'text' or 'json_object'\"}}]"
 )
-_FAULTS = ("429", "500", "hang", "garbage", "invalid", "non_json")
+_FAULTS = ("429", "500", "hang", "garbage", "invalid", "non_json", "duplicate")
 _POOL = 32  # records made per schema, then served round-robin (keeps the fake cheap)
 
 
@@ -78,12 +83,14 @@ class FakeGateway:
         self.config = copy.deepcopy(self.start_config)
         self.script: deque[str] = deque(self.config.pop("script") or [])
         self.counter = 0
+        self.due: deque[str] = deque()
         self.by_path: Counter[str] = Counter()
         self.by_outcome: Counter[str] = Counter()
         self.by_format: Counter[str] = Counter()
         self.by_form: Counter[str] = Counter()
         self.bodies: deque[Any] = deque(maxlen=50)
         self.pools: dict[str, list[dict[str, Any]]] = {}
+        self.last_record: dict[str, Any] | None = None
 
     def configure(self, changes: dict[str, Any]) -> None:
         unknown = set(changes) - set(DEFAULTS)
@@ -99,9 +106,10 @@ class FakeGateway:
         for fault in _FAULTS:
             rate = float(self.config[f"rate_{fault}"])
             # Request n gets the fault when the running count of faults steps up: exact shares.
+            # Faults that step up on the same request wait for the next ones, in turn.
             if rate > 0 and math.floor((n + 1) * rate) > math.floor(n * rate):
-                return fault
-        return "ok"
+                self.due.append(fault)
+        return self.due.popleft() if self.due else "ok"
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -117,6 +125,11 @@ class FakeGateway:
     def record_for(self, schema: dict[str, Any] | None, n: int) -> dict[str, Any]:
         if not schema:
             return {"text": f"fake reply {n}"}
+        if self.config["unique_records"]:
+            try:
+                return generate_record(schema, seed=4242, index=n)
+            except MockUnsupported:
+                return {}
         key = json.dumps(schema, sort_keys=True)
         pool = self.pools.get(key)
         if pool is None:
@@ -267,8 +280,12 @@ def build_app(gateway: FakeGateway) -> web.Application:
             return web.Response(text="<html>bad gateway</html>", content_type="text/html")
         if schema and "$schema" in (schema.get("properties") or {}):
             record = _drafted_schema(body)  # a schema-drafting request
+        elif outcome == "duplicate" and gateway.last_record is not None:
+            record = copy.deepcopy(gateway.last_record)
         else:
             record = gateway.record_for(schema, n)
+            if outcome in ("ok", "fenced"):  # sent as it is: what a duplicate repeats
+                gateway.last_record = record
         if outcome == "garbage":
             content = "I'm sorry, I cannot help with generating that record today."
         elif outcome == "invalid":

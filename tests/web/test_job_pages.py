@@ -137,6 +137,33 @@ def test_user_text_is_shown_as_text_never_as_markup(page: WebDriver, site: Site,
     assert page.execute_script("return window.pwned === undefined")
 
 
+def test_the_form_estimates_before_create(page: WebDriver, site: Site):
+    sign_in(page, site, ADMIN, ADMIN_PASSWORD)
+    assert not page.find_element(By.ID, "estimate-job").is_enabled()
+    page.find_element(By.NAME, "title").send_keys("Estimated people")
+    page.find_element(By.NAME, "instructions").send_keys("Fictional people: name and city")
+    page.find_element(By.ID, "draft-schema").click()
+    wait_for_text(page, "#draft-meta", "refreshes: 0")
+    page.find_element(By.ID, "estimate-job").click()
+    wait_for_text(page, "#estimate", "Estimate for 10 records")
+    text = page.find_element(By.ID, "estimate").text
+    assert "cost unknown (no price for this gateway)" in text
+    assert "From 5 sample candidates: 100% accepted" in text
+    assert page.find_element(By.ID, "create-job").is_enabled()
+    assert console_errors(page) == []
+
+
+def test_cost_without_a_price_reads_unknown_on_the_card_and_the_page(
+    page: WebDriver, site: Site, admin_job: str
+):
+    # `datagems up` here has no DATAGEMS_INFERENCE_*_PRICE_PER_MTOK: the cost is unknown, not $0
+    sign_in(page, site, ADMIN, ADMIN_PASSWORD)
+    wait_for_text(page, f"[data-job-id='{admin_job}'] .job-cost", "cost unknown")
+    page.get(f"{site.url}/jobs/{admin_job}")
+    wait_for_text(page, "[data-fact='cost'] dd", "unknown")
+    assert page.find_elements(By.CSS_SELECTOR, "[data-fact='cost-per-record']") == []
+
+
 def test_pages_fit_a_phone_width_without_console_errors(
     page: WebDriver, site: Site, admin_job: str
 ):

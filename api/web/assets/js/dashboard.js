@@ -3,7 +3,7 @@
 import { api } from "./api.js";
 import { byId, el, fill, hideNotice, showNotice, whileBusy } from "./dom.js";
 import { definitionForm } from "./definition_form.js";
-import { formatNumber, formatTime } from "./format.js";
+import { formatDuration, formatNumber, formatTime, formatUsd, jobCostUsd } from "./format.js";
 import { isActive, jobUrl, progressBar, statusBadge } from "./jobs_view.js";
 import { startPage } from "./layout.js";
 
@@ -36,6 +36,7 @@ function jobRow(job, { everyone, showFailures }) {
     el("span", { text: `created ${formatTime(job.createdAt)}` }),
     everyone ? el("span", { text: `owner ${job.owner}` }) : null,
     job.version ? el("span", { text: `version ${job.version}` }) : null,
+    el("span", { class: "job-cost", text: `cost ${formatUsd(jobCostUsd(job))}` }),
   ];
   return el(
     "li",
@@ -116,10 +117,32 @@ function run({ config, me }) {
   return refresh;
 }
 
+/** The estimate as a short paragraph: what N accepted records should take, with its range. */
+function showEstimate(panel, estimate) {
+  const span = (range, format) =>
+    range.expected == null ? `unknown (up to ${format(range.high)})` : `${format(range.expected)} (${format(range.low)} to ${format(range.high)})`;
+  const pct = (value) => `${Math.round(value * 100)}%`;
+  const cost = estimate.costUsd ? span(estimate.costUsd, formatUsd) : "unknown (no price for this gateway)";
+  fill(
+    panel,
+    el("strong", { text: `Estimate for ${formatNumber(estimate.totalRecords)} records: ` }),
+    el("span", { dataset: { estimate: "cost" }, text: `cost ${cost}; ` }),
+    el("span", { text: `tokens ${span(estimate.tokens, formatNumber)}; ` }),
+    el("span", { text: `about ${span(estimate.seconds, (s) => formatDuration(s == null ? s : s * 1000))}. ` }),
+    el("span", {
+      class: "muted",
+      text: `From ${estimate.sample} sample candidates: ${pct(estimate.acceptanceRate)} accepted (95% interval ${pct(estimate.acceptanceLow)} to ${pct(estimate.acceptanceHigh)}), ${formatNumber(estimate.tokensPerCandidate)} tokens each.`,
+    }),
+  );
+  panel.hidden = false;
+}
+
 async function setUpForm(config, refreshJobs) {
   const form = byId("new-job-form");
   const notice = byId("new-job-notice");
   const createButton = byId("create-job");
+  const estimateButton = byId("estimate-job");
+  const estimatePanel = byId("estimate");
   let settings = null;
   try {
     settings = await api("/api/user/settings");
@@ -132,10 +155,30 @@ async function setUpForm(config, refreshJobs) {
     notice,
     onChange: () => {
       createButton.disabled = !definition.hasDraft();
+      estimateButton.disabled = !definition.hasDraft();
+      estimatePanel.hidden = true;
     },
   });
   definition.preset(config.formPreset);
   if (config.formPresetProblem) showNotice(notice, config.formPresetProblem);
+
+  estimateButton.addEventListener("click", async () => {
+    hideNotice(notice);
+    let body;
+    try {
+      body = definition.body();
+    } catch (error) {
+      showNotice(notice, error);
+      return;
+    }
+    await whileBusy(estimateButton, async () => {
+      try {
+        showEstimate(estimatePanel, await api("/api/jobs/estimate", { method: "POST", body }));
+      } catch (error) {
+        showNotice(notice, error);
+      }
+    });
+  });
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -31,3 +31,18 @@ export function formatValue(value) {
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
 }
+
+/** USD with cents, small amounts with more digits; "unknown" when there is no price. */
+export function formatUsd(value) {
+  if (typeof value !== "number" || !Number.isFinite(value)) return "unknown";
+  if (value === 0 || value >= 1) return `$${value.toFixed(2)}`;
+  return `$${Number(value.toPrecision(3))}`;
+}
+
+/** What a job's tokens cost at the price it was created with; null when it has no price. */
+export function jobCostUsd(job) {
+  const price = job?.price;
+  const tokens = job?.tokens;
+  if (!price || !tokens) return null;
+  return ((tokens.prompt ?? 0) * price.inputPerMTok + (tokens.completion ?? 0) * price.outputPerMTok) / 1e6;
+}

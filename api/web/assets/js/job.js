@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { byId, el, fill, hideNotice, showNotice, table, whileBusy } from "./dom.js";
-import { formatDuration, formatNumber, formatTime, formatValue } from "./format.js";
+import { formatDuration, formatNumber, formatTime, formatUsd, formatValue } from "./format.js";
 import { isActive, progressBar, statusBadge } from "./jobs_view.js";
 import { startPage } from "./layout.js";
 
@@ -121,6 +121,9 @@ function run({ config }) {
       ["Waited in queue", formatDuration(timings?.queuedMs)],
       ["Generation time", formatDuration(timings?.recordsDurationMs ?? job.recordsDurationMs)],
       ["Tokens", `${formatNumber(tokens?.total)} (${formatNumber(tokens?.prompt)} prompt, ${formatNumber(tokens?.completion)} completion)`, "tokens"],
+      ["Cost", formatUsd(view.cost?.usd), "cost"],
+      view.cost?.known ? ["Cost per accepted record", formatUsd(view.cost?.perAcceptedRecordUsd), "cost-per-record"] : null,
+      view.cost?.projectedUsd != null ? ["Projected cost", formatUsd(view.cost.projectedUsd), "cost-projected"] : null,
       job.retryPass ? ["Retry pass", formatNumber(job.retryPass)] : null,
       job.structuredOutput ? ["Structured output", job.structuredOutput, "structured-output"] : null,
     ]);

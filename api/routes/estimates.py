@@ -1,0 +1,44 @@
+"""What a job will cost, asked before creating it (`POST /api/jobs/estimate`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import CurrentUser, KVStoreDep, SettingsDep
+from api.job_schemas import JobCreate
+from api.openapi import errors
+from api.routes.jobs import check_job_create
+from datagems_core.estimates import Estimate, estimate_job
+from datagems_core.spending import record_draft_usage
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+
+@router.post(
+    "/estimate", summary="Estimate a job's tokens, cost and time", responses=errors(403, 502)
+)
+async def estimate_job_route(
+    body: JobCreate, user: CurrentUser, settings: SettingsDep, store: KVStoreDep
+) -> Estimate:
+    """Takes the body of `POST /api/jobs`, makes `DATAGEMS_ESTIMATE_SAMPLE` candidates through
+    the real path (counted as your usage), and projects tokens, cost and time for N accepted
+    records with a range (docs/cost.md says how)."""
+    checked = await check_job_create(body, user, settings, store)
+    estimate, run = await estimate_job(
+        store,
+        settings,
+        owner=user.username,
+        definition=checked.definition,
+        total_records=checked.total_records,
+        max_candidates=checked.max_candidates,
+    )
+    await record_draft_usage(
+        store,
+        owner=user.username,
+        model=checked.definition.inference.billed_model or "default",
+        prompt=sum(r.usage.prompt for r in run.results),
+        completion=sum(r.usage.completion for r in run.results),
+        price=checked.definition.inference.price,
+        kind="estimate",
+    )
+    return estimate

@@ -1,0 +1,45 @@
+"""`datagems generate ... --estimate` in a real process against the fake gateway process."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cli.test_generate_command import cli_env, generate_args, run_cli
+from tests.core.engine_factories import PERSON_SCHEMA
+
+
+def test_estimate_prints_the_projection_and_makes_no_job(tmp_path, fake_gateway):
+    (tmp_path / "person.schema.json").write_text(json.dumps(PERSON_SCHEMA))
+    env = cli_env(
+        DATAGEMS_DATA_DIR=str(tmp_path / "data"),
+        DATAGEMS_INFERENCE_INPUT_PRICE_PER_MTOK="2",
+        DATAGEMS_INFERENCE_OUTPUT_PRICE_PER_MTOK="8",
+    )
+    args = generate_args("out.csv", 300, "--gateway", fake_gateway.openai_base, "--estimate")
+    done = run_cli(args, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("sample: 5 candidates, ")
+    assert "for 300 accepted records:" in done.stdout
+    cost = next(line for line in lines if line.strip().startswith("cost"))
+    assert "$" in cost and " to " in cost
+    assert not (tmp_path / "out.csv").exists()
+    assert fake_gateway.stats()["requests"] == 5  # the sample, nothing more
+
+
+def test_estimate_without_a_price_says_unknown(tmp_path, fake_gateway):
+    (tmp_path / "person.schema.json").write_text(json.dumps(PERSON_SCHEMA))
+    env = cli_env(DATAGEMS_DATA_DIR=str(tmp_path / "data"))
+    args = generate_args("out.csv", 10, "--gateway", fake_gateway.openai_base, "--estimate")
+    done = run_cli(args, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "cost       unknown" in done.stdout
+
+
+def test_cost_budget_without_a_price_is_refused_before_anything_runs(tmp_path, fake_gateway):
+    (tmp_path / "person.schema.json").write_text(json.dumps(PERSON_SCHEMA))
+    env = cli_env(DATAGEMS_DATA_DIR=str(tmp_path / "data"))
+    args = generate_args("out.csv", 10, "--gateway", fake_gateway.openai_base, "--max-cost", "1")
+    done = run_cli(args, cwd=tmp_path, env=env)
+    assert done.returncode == 1
+    assert "maxCostUsd needs a price" in done.stderr
