@@ -1,7 +1,8 @@
 import pytest
 
 from datagems_core.errors import ConfigError
-from datagems_core.settings import load_settings, parse_peer_list
+from datagems_core.settings import load_settings
+from datagems_core.settings_sources import parse_peer_list
 
 
 def test_settings_defaults_use_embedded_store_and_mock_gateway():
