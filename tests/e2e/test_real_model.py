@@ -157,3 +157,46 @@ def test_a_missing_model_server_says_to_run_make_model(tmp_path):
         ModelMissing, match=r"SmolLM2-135M-Instruct.Q4_1.gguf is not in .*make model"
     ):
         model_server_command(8000, venv=venv)
+
+
+def test_a_rest_job_with_a_judge_on_the_real_model_ends_with_a_quality_report(
+    stack: Stack, client, model_server: ModelServer
+):
+    """A user's profile pointing at the real server; each candidate is judged by the same model
+    with structured output, and the job's quality report has the judge's scores."""
+    saved = client.post(
+        "/api/user/settings",
+        json={
+            "name": "llama.cpp",
+            "baseUrl": model_server.openai_base,
+            "model": model_server.model,
+            "setActive": True,
+        },
+    )
+    assert saved.status_code == 200, saved.text
+    profile_id = saved.json()["activeProfileId"]
+    response = client.post(
+        "/api/jobs",
+        json={
+            "title": "Judged residents",
+            "instructions": "Fictional residents of European cities.",
+            "schema": CITY_SCHEMA,
+            "totalRecords": 4,
+            "maxCandidates": 40,
+            "inference": {"profileId": profile_id, "concurrency": 2},
+            "judge": {"rubric": "A plausible resident of a European city.", "minScore": 1},
+        },
+    )
+    assert response.status_code == 201, response.text
+    job_id = response.json()["job"]["id"]
+
+    def finished():
+        view = client.get(f"/api/jobs/{job_id}").json()
+        return view if view["job"]["status"] in ("succeeded", "failed") else None
+
+    view = wait_for(finished, timeout=600, what=f"job {job_id}", log=stack.runner_log)
+    assert view["job"]["status"] == "succeeded", view["job"]
+    report = client.get(f"/api/jobs/{job_id}/quality").json()
+    assert report["accepted"] == 4
+    assert sum(report["judgeScores"].values()) >= 4  # every accepted candidate was judged
+    assert all(1 <= int(score) <= 5 for score in report["judgeScores"])
