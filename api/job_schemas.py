@@ -147,8 +147,9 @@ class RecordsPublic(ApiModel):
     limit: int
 
 
-class ScheduleCreate(DefinitionFields):
+class ScheduleCreate(DefinitionFields, GateFields):
     total_records: int
+    max_candidates: int | None = None
     cron: Annotated[str, Field(min_length=1, max_length=200)]
     timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
     active: bool = True
