@@ -22,8 +22,7 @@ export function barChart(title, rows, { ticks = null } = {}) {
   const height = rows.length * (BAR_HEIGHT + 4) + 4;
   const chart = svg("svg", {
     viewBox: `0 0 ${CHART_WIDTH} ${height}`,
-    width: CHART_WIDTH,
-    height,
+    preserveAspectRatio: "xMinYMin meet",
     role: "img",
     "aria-label": title,
     class: "quality-chart",
