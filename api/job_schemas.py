@@ -265,7 +265,7 @@ class RecordsPublic(ApiModel):
     next_offset: int | None = None
 
 
-class ScheduleCreate(DefinitionFields):
+class ScheduleCreate(DefinitionFields, GateFields):
     model_config = ConfigDict(
         json_schema_extra={
             **DRAFT_OR_FIELDS,
@@ -274,6 +274,7 @@ class ScheduleCreate(DefinitionFields):
     )
 
     total_records: RecordCount
+    max_candidates: StrictInt | None = None
     cron: Cron
     timezone: TimeZone = "UTC"
     active: StrictBool = True

@@ -338,8 +338,9 @@ async def continue_job(
 ) -> Job:
     """Queue a failed or cancelled job to go on until it has its N accepted records.
 
-    `max_candidates` raises the candidate budget (it must be larger than the one the job had);
-    without it the job goes on within its budget (after a systemic failure or a cancel).
+    `max_candidates` raises the candidate budget (above the one the job had and the candidates
+    it made); without it the job goes on within its budget (after a systemic failure or a
+    cancel), and a job that spent its budget is refused (BadRequest naming maxCandidates).
     `max_tokens` / `max_cost_usd` replace the job's spend budget (they must be larger).
     """
     job = await read_job(store, job_id)
@@ -355,16 +356,24 @@ async def continue_job(
         "resumes": 0,  # a person chose to go on: the crash-resume count starts again
         "updated_at": now_iso(),
     }
+    made = job.total_ok + job.total_failed
+    if max_candidates is None and (job.error or "").startswith("candidate budget spent"):
+        raise BadRequest(
+            f"maxCandidates: job {job_id} spent its candidate budget ({made} candidates for "
+            f"{job.total_ok} of {job.total_records} records); give a larger one to continue",
+            details={"field": "maxCandidates"},
+        )
     if max_candidates is not None:
-        if job.max_candidates is not None and max_candidates <= job.max_candidates:
+        floor = max(made, job.max_candidates or 0, job.total_records - 1)
+        if max_candidates <= floor:
             raise BadRequest(
-                f"maxCandidates must be larger than the job's budget of {job.max_candidates}, "
-                f"got {max_candidates}",
+                f"maxCandidates must be larger than the job's budget and the {made} candidates "
+                f"it made (more than {floor}), got {max_candidates}",
                 details={"field": "maxCandidates"},
             )
-        if max_candidates < job.total_records:
+        if max_candidates > job.total_records * 100:
             raise BadRequest(
-                f"maxCandidates must be at least totalRecords ({job.total_records}), "
+                f"maxCandidates must be at most {job.total_records * 100} (100 x totalRecords), "
                 f"got {max_candidates}",
                 details={"field": "maxCandidates"},
             )

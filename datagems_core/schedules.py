@@ -24,6 +24,7 @@ from pydantic import Field
 from datagems_core.clock import now, now_iso, now_ms, to_iso
 from datagems_core.errors import BadRequest, NotFound
 from datagems_core.files.base import FileStore
+from datagems_core.gate_config import GateConfig
 from datagems_core.job_gateway import bill_choice
 from datagems_core.job_models import InferenceChoice, Job
 from datagems_core.jobs import create_job, read_job
@@ -62,6 +63,8 @@ class Schedule(StoredModel):
     inference: InferenceChoice = Field(default_factory=InferenceChoice)
     seed: int | None = None  # None: every version draws its own seed
     total_records: int
+    gates: GateConfig = Field(default_factory=GateConfig)
+    max_candidates: int | None = None
     cron: str
     timezone: str = "UTC"
     active: bool = True
@@ -215,6 +218,8 @@ async def create_version_job(
         inference=await bill_choice(store, settings, schedule.owner, schedule.inference),
         schedule_id=schedule.id,
         version=claim.version,
+        gates=schedule.gates,
+        max_candidates=schedule.max_candidates,
         meta={"scheduleId": schedule.id, "version": claim.version, "buildId": build_id},
     )
     await _write_version(store, schedule.id, claim.model_copy(update={"job_id": job.id}))

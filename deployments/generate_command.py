@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,7 +22,7 @@ from rich.console import Console
 
 from datagems_core.budgets import check_budget
 from datagems_core.definitions import check_max_candidates
-from datagems_core.errors import BadRequest, ConfigError, DatagemsError, SchemaError
+from datagems_core.errors import BadRequest, DatagemsError
 from datagems_core.exports import export_to_path, format_for_path
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
@@ -34,17 +32,21 @@ from datagems_core.gate_config import (
     check_gate_config,
 )
 from datagems_core.generation import describe_error
-from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.job_gateway import bill_choice
 from datagems_core.job_models import InferenceChoice, Job
-from datagems_core.jobs import clear_cancel, continue_job, create_job, read_details, read_job
+from datagems_core.jobs import clear_cancel, create_job, read_details, read_job
 from datagems_core.quality import quality_report, render_quality
-from datagems_core.schemas import sanitize_schema, validate_schema
 from datagems_core.settings import Settings, get_settings
 from datagems_core.shards import peers_for
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 from deployments.estimate_command import print_estimate
+from deployments.generate_inputs import (
+    check_gateway,
+    continue_if_short,
+    read_instructions,
+    read_schema,
+)
 from deployments.local_prefect import prefect_api, quiet_prefect_console
 from deployments.progress_bar import ProgressBar
 from deployments.stored_jobs import (
@@ -135,10 +137,10 @@ def generate(
         settings = get_settings()
         if resume:
             asyncio.run(find_job(settings, resume))  # before starting a Prefect server for it
-            _continue(settings, resume, max_candidates)
+            continue_if_short(settings, resume, max_candidates)
             _run_and_export(settings, resume, out, verbose=verbose)
             return
-        text = _instructions(instructions, instructions_file)
+        text = read_instructions(instructions, instructions_file)
         if not 1 <= records <= settings.max_records_per_job:
             raise BadRequest(
                 f"--records must be between 1 and {settings.max_records_per_job} "
@@ -147,8 +149,8 @@ def generate(
         choice = InferenceChoice(
             base_url=gateway, model=model, api_key_env=api_key_env, concurrency=concurrency
         )
-        _check_gateway(settings, choice)
-        record_schema = _read_schema(schema)
+        check_gateway(settings, choice)
+        record_schema = read_schema(schema)
         gates = check_gate_config(
             GateConfig(
                 lint=lint,
@@ -208,28 +210,8 @@ def resume(
             format_for_path(out)
         settings = get_settings()
         asyncio.run(find_job(settings, job_id))  # before starting a Prefect server for it
-        _continue(settings, job_id, max_candidates)
+        continue_if_short(settings, job_id, max_candidates)
         _run_and_export(settings, job_id, out, verbose=verbose)
-
-
-def _continue(settings: Settings, job_id: str, max_candidates: int | None) -> None:
-    """A finished job that lacks records is queued to go on (with a larger budget if given)."""
-
-    async def run() -> None:
-        store = open_store(settings)
-        try:
-            job = await read_job(store, job_id)
-            if job.is_finished and job.status != "succeeded":
-                await continue_job(store, job_id, max_candidates=max_candidates)
-            elif max_candidates is not None:
-                raise BadRequest(
-                    f"--max-candidates raises the budget of a failed or cancelled job; job "
-                    f"{job_id} is {job.status}"
-                )
-        finally:
-            await store.close()
-
-    asyncio.run(run())
 
 
 def export(
@@ -258,43 +240,6 @@ def _one_line_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         _say("interrupted: finish the job with `datagems resume JOB_ID`")
         raise typer.Exit(130) from None
-
-
-def _instructions(text: str | None, path: Path | None) -> str:
-    if (text is None) == (path is None):
-        raise BadRequest(
-            "give the instructions with exactly one of --instructions or --instructions-file"
-        )
-    if path is not None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise BadRequest(f"cannot read --instructions-file {path}: {exc.strerror}") from None
-    if not text or not text.strip():
-        raise BadRequest("the instructions are empty")
-    return text.strip()
-
-
-def _read_schema(path: Path) -> dict[str, Any]:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BadRequest(f"cannot read --schema {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise SchemaError(
-            f"--schema {path} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from None
-    schema, _ = sanitize_schema(raw)
-    validate_schema(schema)
-    return schema
-
-
-def _check_gateway(settings: Settings, choice: InferenceChoice) -> None:
-    """Refuse a malformed URL or a missing key variable before anything is written."""
-    if choice.api_key_env and not os.environ.get(choice.api_key_env):
-        raise ConfigError(f"--api-key-env {choice.api_key_env}: that variable is not set")
-    if choice.base_url:
-        GatewayConfig.from_settings(settings, base_url=choice.base_url, model=choice.model)
 
 
 async def _create(

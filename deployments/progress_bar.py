@@ -1,4 +1,4 @@
-"""The CLI's live progress bar: ok, failed, records/s and ETA, read from the shard records."""
+"""The CLI's live progress bar: accepted of N, rejected, records/s and ETA, from the shard records."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class ProgressBar:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             TextColumn("{task.completed:>.0f}/{task.total:.0f}"),
-            TextColumn("ok {task.fields[ok]}  failed {task.fields[failed]}"),
+            TextColumn("accepted {task.fields[ok]}  rejected {task.fields[failed]}"),
             TextColumn("{task.fields[rate]} rec/s"),
             TimeRemainingColumn(),
             console=console,
@@ -43,7 +43,7 @@ class ProgressBar:
 
     async def refresh(self, store: KVStore) -> None:
         totals = sum_shards(await read_shards(store, self.job_id))
-        done = totals.done
+        done = totals.total_ok  # N counts accepted records; rejected ones were replaced
         if self.start_done is None:
             self.start_done = done
         elapsed = time.monotonic() - self.started

@@ -10,9 +10,7 @@ this flow writes the job record while it runs.
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import prefect
@@ -21,8 +19,6 @@ from prefect.client.schemas.objects import FlowRun, State
 from prefect.exceptions import ObjectNotFound
 from prefect.logging import get_run_logger
 
-from datagems_core.dataset_summary import render_run_summary
-from datagems_core.exports import write_export
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
 from datagems_core.generation import describe_error
@@ -37,12 +33,12 @@ from datagems_core.jobs import (
 )
 from datagems_core.logs import configure_logging
 from datagems_core.outcomes import job_outcome
-from datagems_core.quality import quality_report, render_quality
 from datagems_core.settings import Settings, get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 from flows.generate_shard import run_shard_tasks
 from flows.interrupted_runs import record_stopped_run
+from flows.job_outputs import store_dataset, summarise
 from flows.launch import GENERATE_SHARD, Launcher
 from flows.progress import (
     ProgressArtifact,
@@ -50,7 +46,6 @@ from flows.progress import (
     current_flow_run_id,
     label_flow_run,
     linkable_flow_run_id,
-    publish_summary,
 )
 
 WATCH_SECONDS = 2.0
@@ -120,11 +115,11 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
             store, tracker.job, status="failed", error=describe_error(exc), totals=totals
         )
         logger.error("job %s failed: %s", job_id, job.error)
-        await _summarise(store, files, job)
+        await summarise(store, files, job)
         raise
     totals = sum_shards(finished)
     status, error = job_outcome(tracker.job, finished, totals)
-    dataset_cid = await _store_dataset(store, files, tracker.job)
+    dataset_cid = await store_dataset(store, files, tracker.job)
     job = await mark_finished(
         store,
         tracker.job,
@@ -135,7 +130,7 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
         dataset_format="jsonl",
     )
     await tracker.progress.finish(totals.total_ok)
-    await _summarise(store, files, job)
+    await summarise(store, files, job)
     logger.info(
         "job %s %s: %d accepted of %d, %d candidates rejected",
         job_id,
@@ -246,29 +241,6 @@ async def _run_on_peers(store: KVStore, tracker: _JobTracker, shards: list[Shard
 def _is_late(state: State[Any] | None) -> bool:
     # Prefect marks a scheduled run Late when no worker has taken it well after its start time.
     return state is not None and state.is_scheduled() and state.name == "Late"
-
-
-async def _store_dataset(store: KVStore, files: FileStore, job: Job) -> str | None:
-    """Write the valid records as JSONL to the file store; returns the file id.
-
-    The export goes to a temporary file that the store copies or uploads in chunks, so memory
-    stays flat however large the dataset.
-    """
-    with tempfile.TemporaryDirectory(prefix="datagems-dataset-") as folder:
-        path = Path(folder) / f"{job.id}.jsonl"
-        with path.open("wb") as out:
-            summary = await write_export(store, files, job.id, fmt="jsonl", out=out)
-        if summary.rows == 0:
-            return None
-        return await files.put_file(path.name, path)
-
-
-async def _summarise(store: KVStore, files: FileStore, job: Job) -> None:
-    totals = sum_shards(await read_shards(store, job.id))
-    quality = render_quality(await quality_report(store, files, job), examples=False)
-    markdown = render_run_summary(job, totals)
-    markdown += "\n## Quality\n\n" + "\n".join(f"- {line}" for line in quality) + "\n"
-    await publish_summary(job, markdown)
 
 
 @prefect.flow(

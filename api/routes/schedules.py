@@ -25,7 +25,12 @@ from api.job_schemas import (
 from api.openapi import errors
 from api.schemas import Ok
 from datagems_core.clock import now_iso
-from datagems_core.definitions import build_definition, check_total_records, merge_inference
+from datagems_core.definitions import (
+    build_definition,
+    check_max_candidates,
+    check_total_records,
+    merge_inference,
+)
 from datagems_core.drafts import read_optional_draft
 from datagems_core.errors import DatagemsError, Forbidden, NotFound
 from datagems_core.schedules import (
@@ -88,7 +93,9 @@ async def create_schedule(
         schema=body.json_schema,
         dataset_mode=body.dataset_mode,
         inference=body.inference.to_choice() if body.inference else None,
+        gates=body.to_gates(),
     )
+    max_candidates = check_max_candidates(settings, total, body.max_candidates)
     stamp = now_iso()
     schedule = Schedule(
         id=new_schedule_id(),
@@ -101,6 +108,8 @@ async def create_schedule(
         inference=definition.inference,
         seed=body.seed,
         total_records=total,
+        gates=definition.gates,
+        max_candidates=max_candidates,
         cron=cron,
         timezone=timezone,
         active=body.active,
@@ -161,6 +170,7 @@ async def update_schedule(
         inference=merge_inference(
             current.inference, body.inference.to_choice() if body.inference else None
         ),
+        gates=current.gates,  # checked again: the schema may have changed
     )
     total = body.total_records if body.total_records is not None else current.total_records
     updated = current.model_copy(
@@ -171,8 +181,10 @@ async def update_schedule(
             "json_schema": definition.schema,
             "dataset_mode": definition.dataset_mode,
             "inference": definition.inference,
+            "gates": definition.gates,
             "seed": body.seed if body.seed is not None else current.seed,
             "total_records": check_total_records(settings, total),
+            "max_candidates": check_max_candidates(settings, total, current.max_candidates),
             "cron": check_cron(body.cron) if body.cron is not None else current.cron,
             "timezone": check_timezone(body.timezone) if body.timezone else current.timezone,
             "active": body.active if body.active is not None else current.active,

@@ -102,3 +102,25 @@ def test_quality_report_and_rejected_candidates_of_a_finished_job(api):
     accepted = api.alice.get(f"/api/jobs/{job['id']}/records", params={"status": "accepted"})
     assert accepted.json()["count"] == 20
     assert api.bob.get(f"/api/jobs/{job['id']}/quality").status_code == 404
+
+
+def test_a_schedule_keeps_its_gates_and_checks_them(api):
+    body = {
+        "title": "Weekly people",
+        "instructions": "Fictional customers of a software shop",
+        "schema": PEOPLE_SCHEMA,
+        "totalRecords": 4,
+        "cron": "0 6 * * 1",
+    }
+    bad = api.alice.post("/api/schedules", json={**body, "uniqueFields": ["x"]}, headers=CSRF)
+    assert bad.status_code == 400 and "uniqueFields" in bad.text
+    made = api.alice.post(
+        "/api/schedules", json={**body, "uniqueFields": ["name"], "maxCandidates": 10}, headers=CSRF
+    )
+    assert made.status_code == 201, made.text
+    schedule = made.json()["schedule"]
+    assert schedule["gates"]["uniqueFields"] == ["name"] and schedule["maxCandidates"] == 10
+    too_many = api.alice.patch(
+        f"/api/schedules/{schedule['id']}", json={"totalRecords": 20}, headers=CSRF
+    )
+    assert too_many.status_code == 400 and "maxCandidates" in too_many.text

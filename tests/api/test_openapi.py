@@ -209,7 +209,9 @@ def test_every_operation_answers_as_documented(env, document, fake_gateway, smtp
     fake_gateway.configure(rate_invalid=1.0)
     run_job_here(harness, failing, settings)
     fake_gateway.configure(rate_invalid=0.0)
-    assert alice.post(f"/api/jobs/{failing}/retry", headers=CSRF).status_code == 200
+    assert alice.post(f"/api/jobs/{failing}/retry", headers=CSRF).status_code == 400
+    more = alice.post(f"/api/jobs/{failing}/retry", json={"maxCandidates": 10}, headers=CSRF)
+    assert more.status_code == 200
     assert alice.post(f"/api/jobs/{failing}/cancel", headers=CSRF).status_code == 200
     assert alice.post(f"/api/jobs/{failing}/cancel", headers=CSRF).status_code == 409
     assert alice.delete(f"/api/jobs/{job_id}", headers=CSRF).status_code == 200

@@ -208,3 +208,44 @@ async def test_a_killed_shard_resumes_with_its_gates_rebuilt_from_checkpoints(
     accepted = [r["data"] for r in await _candidates(store, files, job.id) if r["ok"]]
     assert len(accepted) == 30 == len({exact_fingerprint(r) for r in accepted})
     assert shard.rejected["duplicate"] >= committed  # the repeats of what was committed
+
+
+async def test_a_recurring_dataset_never_repeats_a_record_of_its_earlier_versions(
+    store, tmp_path, fake_gateway
+):
+    from datagems_core.schedules import Schedule, create_version_job, write_schedule
+    from tests.core.engine_factories import PERSON_SCHEMA
+
+    fake_gateway.configure(unique_records=False)  # the same 32 records for every version
+    files = make_files(tmp_path)
+    settings = make_settings(tmp_path, update_every_k=4)
+    schedule = Schedule(
+        id="sched_1",
+        owner="alice",
+        title="People",
+        instructions="Fictional customers",
+        schema=PERSON_SCHEMA,
+        inference=InferenceChoice(base_url=fake_gateway.openai_base, model="m", concurrency=2),
+        total_records=12,
+        gates=GateConfig(near_duplicate_threshold=None),
+        max_candidates=40,
+        cron="0 6 * * 1",
+        created_at="2026-01-01T00:00:00Z",
+        updated_at="2026-01-01T00:00:00Z",
+    )
+    await write_schedule(store, schedule)
+    seen = set()
+    for build in ("first", "second"):
+        job = await create_version_job(store, files, settings, schedule, build_id=build)
+        fake_gateway.reset()
+        fake_gateway.configure(unique_records=False)
+        shard = await run_shard(
+            store=store, files=files, settings=settings, job_id=job.id, shard_key="local"
+        )
+        assert (shard.status, shard.generated_ok) == ("succeeded", 12)
+        prints = {
+            exact_fingerprint(r["data"]) for r in await _candidates(store, files, job.id) if r["ok"]
+        }
+        assert not prints & seen  # nothing the earlier version accepted
+        seen |= prints
+    assert shard.rejected["duplicate"] == 12  # the second version skipped the first's twelve

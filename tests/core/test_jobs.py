@@ -202,3 +202,15 @@ async def test_read_details_fetches_an_immutable_details_file_once(store, tmp_pa
     second = await read_details(files, job)
     assert calls == [job.job_details_cid]
     assert second.json_schema["properties"]  # the cached details are untouched
+
+
+async def test_continue_job_refuses_a_spent_budget_without_a_larger_one(store, tmp_path):
+    files = make_files(tmp_path)
+    job = await make_job(store, files, total_records=10)
+    spent = "candidate budget spent: 8 of 10 accepted; rejected: 12 invalid"
+    await mark_finished(store, job, status="failed", error=spent)
+    with pytest.raises(BadRequest, match=r"maxCandidates: job .* spent its candidate budget"):
+        await continue_job(store, job.id, max_candidates=None)
+    with pytest.raises(BadRequest, match="at most 1000"):
+        await continue_job(store, job.id, max_candidates=5000)
+    assert (await continue_job(store, job.id, max_candidates=40)).max_candidates == 40

@@ -287,7 +287,13 @@ def test_a_job_survives_the_runner_being_killed(stack, client, gateway):
         },
     ).json()["schedule"]
     gateway.configure(latency_ms=40)
-    job = _create(client, title="Survivor", totalRecords=150, inference={"concurrency": 2})
+    job = _create(
+        client,
+        title="Survivor",
+        totalRecords=150,
+        inference={"concurrency": 2},
+        nearDuplicateThreshold=None,  # short names from a small vocabulary repeat
+    )
     _wait_for_progress(stack, client, job["id"], 15)
 
     stack.kill_runner()
@@ -303,9 +309,11 @@ def test_a_job_survives_the_runner_being_killed(stack, client, gateway):
     assert old_run.state.is_crashed()
     view = _wait_for_status(stack, client, job["id"], "succeeded", "failed", timeout=120)
     assert view["job"]["status"] == "succeeded", view["job"]
-    assert (view["job"]["totalOk"], view["job"]["totalFailed"]) == (150, 0)
+    assert view["job"]["totalOk"] == 150  # exactly N, however many were redone or replaced
     records = client.get(f"/api/jobs/{job['id']}/records", params={"limit": 500}).json()
-    assert [r["index"] for r in records["records"]] == list(range(150))
+    indices = [r["index"] for r in records["records"]]
+    assert len(indices) == len(set(indices)) == 150 + view["job"]["totalFailed"]
+    assert sum(r["ok"] for r in records["records"]) == 150
     _, frame = _export(client, job["id"], "csv")
     assert frame.height == 150
 

@@ -11,8 +11,10 @@ with `POST /__fake/config` (merged; `POST /__fake/reset` restores the start conf
 - rate_429, rate_500, rate_hang, rate_garbage, rate_invalid, rate_non_json, rate_duplicate
                                share of requests with that fault, spread evenly (deterministic);
                                a duplicate repeats the last record sent intact
-- unique_records               each reply a record of its own (made for the request's number)
-                               rather than one of a pool of 32 served round-robin (default true)
+- unique_records               each reply a record of its own, made for the request's messages
+                               (so two gateway processes asked different things answer different
+                               records), rather than one of a pool of 32 served round-robin
+                               (default true)
 - script                       list of outcomes for the next requests, taking precedence:
                                ok 429 500 503 hang garbage invalid schema fenced non_json 401
                                (a schema-drafting request gets a schema drafted by the mock)
@@ -37,6 +39,7 @@ import copy
 import json
 import math
 import random
+import zlib
 from collections import Counter, deque
 from typing import Any
 
@@ -122,12 +125,15 @@ class FakeGateway:
             "config": {**self.config, "script": list(self.script)},
         }
 
-    def record_for(self, schema: dict[str, Any] | None, n: int) -> dict[str, Any]:
+    def record_for(
+        self, schema: dict[str, Any] | None, n: int, messages: Any = None
+    ) -> dict[str, Any]:
         if not schema:
             return {"text": f"fake reply {n}"}
         if self.config["unique_records"]:
+            key = zlib.crc32(json.dumps(messages, sort_keys=True).encode())
             try:
-                return generate_record(schema, seed=4242, index=n)
+                return generate_record(schema, seed=4242, index=key)
             except MockUnsupported:
                 return {}
         key = json.dumps(schema, sort_keys=True)
@@ -283,7 +289,7 @@ def build_app(gateway: FakeGateway) -> web.Application:
         elif outcome == "duplicate" and gateway.last_record is not None:
             record = copy.deepcopy(gateway.last_record)
         else:
-            record = gateway.record_for(schema, n)
+            record = gateway.record_for(schema, n, body.get("messages"))
             if outcome in ("ok", "fenced"):  # sent as it is: what a duplicate repeats
                 gateway.last_record = record
         if outcome == "garbage":

@@ -113,7 +113,10 @@ def test_job_from_the_form_succeeds_and_its_page_offers_working_downloads(
     formats = [a.text for a in page.find_elements(By.CSS_SELECTOR, "#downloads a")]
     assert formats == ["JSON", "JSONL", "CSV", "Parquet"]
     actions = [b.text for b in page.find_elements(By.CSS_SELECTOR, "#job-actions button")]
-    assert actions == ["Delete"]  # finished with no failed record: no cancel, no retry
+    assert actions == ["Delete"]  # succeeded: nothing to cancel or continue
+    wait_for_element(page, "#quality-panel:not([hidden]) svg.quality-chart")
+    quality = page.find_element(By.ID, "job-quality").text
+    assert f"{RECORDS} accepted of {RECORDS}" in quality and "name:" in quality
 
     csv_link = page.find_element(By.CSS_SELECTOR, "#downloads a[data-format=csv]")
     assert csv_link.get_attribute("href") == f"{site.url}/api/jobs/{job_id}/export?format=csv"

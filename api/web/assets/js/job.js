@@ -6,6 +6,7 @@ import { byId, el, fill, hideNotice, showNotice, table, whileBusy } from "./dom.
 import { formatDuration, formatNumber, formatTime, formatUsd, formatValue } from "./format.js";
 import { isActive, progressBar, statusBadge } from "./jobs_view.js";
 import { startPage } from "./layout.js";
+import { qualityView } from "./quality_view.js";
 
 const RECORDS_PAGE = 25;
 const FORMATS = [
@@ -56,7 +57,7 @@ function run({ config }) {
       actions.push(el("a", { class: "button", href: view.prefectUrl, target: "_blank", rel: "noopener", id: "open-prefect", text: "Open in Prefect UI" }));
     }
     if (isActive(job)) actions.push(actionButton("cancel-job", "Cancel", "danger", cancelJob));
-    if (!isActive(job) && job.totalFailed > 0) actions.push(actionButton("retry-job", "Retry failed", "", retryJob));
+    if (!isActive(job) && job.status !== "succeeded") actions.push(actionButton("retry-job", "Continue", "", retryJob));
     if (job.status !== "running") actions.push(actionButton("delete-job", "Delete", "danger", deleteJob));
     fill(byId("job-actions"), actions);
   }
@@ -79,9 +80,17 @@ function run({ config }) {
   }
 
   async function retryJob() {
+    const job = view.job;
+    let body = undefined;
+    if ((job.error ?? "").startsWith("candidate budget spent")) {
+      const current = job.maxCandidates ?? job.totalOk + job.totalFailed;
+      const answer = prompt("The job spent its candidate budget. New budget (candidates):", String(current * 2));
+      if (answer === null) return;
+      body = { maxCandidates: Number(answer) };
+    }
     try {
-      await api(`${jobPath}/retry`, { method: "POST" });
-      showNotice(notice, "Retrying the failed records in a new run.", "info");
+      await api(`${jobPath}/retry`, { method: "POST", body });
+      showNotice(notice, "Continuing the job in a new run.", "info");
       await refresh();
     } catch (error) {
       showNotice(notice, error);
@@ -257,6 +266,24 @@ function run({ config }) {
     fill(byId("records-pager"), el("span", { text: range }), page.count > RECORDS_PAGE ? el("div", { class: "actions" }, previous, next) : null);
   }
 
+  let qualityShownFor = null;
+
+  async function loadQuality() {
+    const job = view.job;
+    const panel = byId("quality-panel");
+    const key = `${job.status}:${job.updatedAt}`;
+    if (isActive(job) || qualityShownFor === key) return; // the report reads every candidate
+    try {
+      const report = await api(`${jobPath}/quality`);
+      fill(byId("job-quality"), qualityView(report));
+      panel.hidden = false;
+      qualityShownFor = key;
+    } catch (error) {
+      fill(byId("job-quality"), el("p", { class: "notice error", text: error.message }));
+      panel.hidden = false;
+    }
+  }
+
   async function refresh() {
     clearTimeout(timer);
     try {
@@ -276,6 +303,7 @@ function run({ config }) {
     byId("job-body").hidden = false;
     renderJob();
     await loadRecords();
+    await loadQuality();
     const seconds = isActive(view.job) ? config.activePollSeconds : config.idlePollSeconds;
     clearTimeout(timer); // an action may have refreshed meanwhile: keep a single polling chain
     timer = setTimeout(refresh, seconds * 1000);

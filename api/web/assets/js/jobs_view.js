@@ -38,7 +38,7 @@ export function progressBar(job, { showFailures = true } = {}) {
         role: "progressbar",
         "aria-valuemin": 0,
         "aria-valuemax": total,
-        "aria-valuenow": ok + failed,
+        "aria-valuenow": ok, // N counts accepted records; rejected ones are replaced
         "aria-label": label,
       },
       okPart,
