@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 
-from datagems_core.client_addresses import is_trusted_proxy
+from datagems_core.accounts.client_addresses import is_trusted_proxy
+from datagems_core.config.settings import Settings
 from datagems_core.errors import Forbidden
-from datagems_core.settings import Settings
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER: Final = "x-requested-with"

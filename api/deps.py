@@ -14,12 +14,12 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.csrf import check_same_origin
-from datagems_core import client_addresses
-from datagems_core.api_tokens import read_api_token
+from datagems_core.accounts import client_addresses
+from datagems_core.accounts.api_tokens import read_api_token
+from datagems_core.accounts.sessions import SESSION_COOKIE, read_session
+from datagems_core.config.settings import Settings
 from datagems_core.errors import Forbidden, Unauthorized
 from datagems_core.files.base import FileStore
-from datagems_core.sessions import SESSION_COOKIE, read_session
-from datagems_core.settings import Settings
 from datagems_core.store.base import KVStore
 
 
@@ -61,7 +61,7 @@ class Principal:
 
 def client_address(request: Request, settings: Settings) -> str:
     """The caller's address: the socket peer, or with DATAGEMS_TRUST_PROXY_HEADERS the right-most
-    X-Forwarded-For entry a trusted proxy vouches for (`datagems_core.client_addresses`)."""
+    X-Forwarded-For entry a trusted proxy vouches for (`datagems_core.accounts.client_addresses`)."""
     return client_addresses.client_address(
         request.client.host if request.client else None,
         forwarded_for=request.headers.get("x-forwarded-for", ""),

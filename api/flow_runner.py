@@ -14,8 +14,8 @@ from typing import Annotated, Protocol
 from fastapi import Depends
 
 from api.deps import SettingsDep
-from datagems_core.job_models import Job
-from datagems_core.schedules import Schedule
+from datagems_core.jobs.models import Job
+from datagems_core.jobs.schedules import Schedule
 from flows.schedules import PrefectSchedule, SchedulingLauncher
 
 

@@ -25,9 +25,13 @@ from pydantic import (
 )
 
 from api.schemas import ApiModel, ApiRequest
-from datagems_core.gate_config import DEFAULT_NEAR_DUPLICATE_THRESHOLD, GateConfig, JudgeConfig
-from datagems_core.job_models import InferenceChoice, Job, JobDetails, Shard, Tokens
-from datagems_core.schedules import Schedule
+from datagems_core.jobs.models import InferenceChoice, Job, JobDetails, Shard, Tokens
+from datagems_core.jobs.schedules import Schedule
+from datagems_core.quality.gate_config import (
+    DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+    GateConfig,
+    JudgeConfig,
+)
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=2000)]

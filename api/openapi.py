@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api.schemas import ErrorBody
-from datagems_core.settings import Settings
+from datagems_core.config.settings import Settings
 
 ERROR_REF: Final = "#/components/schemas/ErrorBody"
 DESCRIPTIONS: Final[dict[int, str]] = {

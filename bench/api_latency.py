@@ -24,12 +24,12 @@ from bench.processes import emit_result, free_port, run_child, start_server, tre
 from bench.report import Line, show
 from bench.stack import Stack
 from bench.workload import INSTRUCTIONS, SCHEMA
-from datagems_core.api_tokens import create_api_token
+from datagems_core.accounts.api_tokens import create_api_token
+from datagems_core.accounts.users import create_user
+from datagems_core.config.settings import Settings, load_settings
 from datagems_core.files.factory import open_file_store
-from datagems_core.jobs import create_job
-from datagems_core.settings import Settings, load_settings
+from datagems_core.jobs.repository import create_job
 from datagems_core.store.factory import open_store
-from datagems_core.users import create_user
 
 CLIENTS = 50
 REQUESTS_PER_ENDPOINT = 5000

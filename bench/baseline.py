@@ -22,7 +22,7 @@ from httpx_aiohttp import AiohttpTransport
 from bench.measure import Span
 from bench.processes import emit_result
 from bench.workload import INSTRUCTIONS, SCHEMA
-from datagems_core.prompts import RECORD_SYSTEM_PROMPT
+from datagems_core.datasets.prompts import RECORD_SYSTEM_PROMPT
 
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0

@@ -22,14 +22,15 @@ from bench.processes import emit_result, run_child
 from bench.report import Line, show
 from bench.stack import Stack
 from bench.workload import INSTRUCTIONS, SCHEMA
-from datagems_core.checkpoints import ShardProgress, commit_block, save_shard
+from datagems_core.config.settings import get_settings
+from datagems_core.datasets.record_maker import RecordResult
 from datagems_core.files.factory import open_file_store
 from datagems_core.inference.mock import generate_record
 from datagems_core.inference.usage import TokenUsage
-from datagems_core.job_models import sum_shards
-from datagems_core.jobs import create_job, mark_finished, read_shards
-from datagems_core.records import RecordResult
-from datagems_core.settings import get_settings
+from datagems_core.jobs.checkpoints import ShardProgress, commit_block, save_shard
+from datagems_core.jobs.models import sum_shards
+from datagems_core.jobs.repository import create_job, read_shards
+from datagems_core.jobs.transitions import mark_finished
 from datagems_core.store.factory import open_store
 
 FORMATS = ("csv", "jsonl", "parquet", "json")
@@ -86,7 +87,7 @@ async def build_job(records: int, block_records: int) -> dict[str, Any]:
 
 
 async def export_job(job_id: str, fmt: str, out: Path) -> dict[str, Any]:
-    from datagems_core.exports import export_to_path, parse_format
+    from datagems_core.output.exports import export_to_path, parse_format
 
     settings = get_settings()
     store, files = open_store(settings), open_file_store(settings)

@@ -20,11 +20,11 @@ from typing import Any
 from bench.measure import Span
 from bench.processes import emit_result
 from bench.workload import INSTRUCTIONS, SCHEMA
+from datagems_core.config.settings import get_settings
 from datagems_core.files.factory import open_file_store
-from datagems_core.gate_config import GateConfig
-from datagems_core.job_models import InferenceChoice
-from datagems_core.jobs import create_job, read_job, read_shards
-from datagems_core.settings import get_settings
+from datagems_core.jobs.models import InferenceChoice
+from datagems_core.jobs.repository import create_job, read_job, read_shards
+from datagems_core.quality.gate_config import GateConfig
 from datagems_core.store.factory import open_store
 
 

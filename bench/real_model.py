@@ -33,12 +33,12 @@ from bench.machine import SERVER_CPU
 from bench.processes import pinned
 from bench.report import Line, show
 from bench.stack import Stack
+from datagems_core.config.settings import load_settings
+from datagems_core.datasets.prompts import variation_prompt
+from datagems_core.datasets.record_maker import ModelRecordMaker, RecordSpec, open_record_maker
 from datagems_core.inference.client import open_inference_client, request_headers
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.inference.wire import StructuredForm, encode_message
-from datagems_core.prompts import variation_prompt
-from datagems_core.records import ModelRecordMaker, RecordSpec, open_record_maker
-from datagems_core.settings import load_settings
 from tests.support.model_server import ModelServer, start_model_server
 
 SCHEMA: dict[str, Any] = {

@@ -22,8 +22,8 @@ from bench.processes import child_env, pinned, run_child
 from bench.report import Line, show
 from bench.stack import Stack
 from bench.workload import CONCURRENCY, LATENCY_MS
-from datagems_core.jobs import read_shards
-from datagems_core.settings import load_settings
+from datagems_core.config.settings import load_settings
+from datagems_core.jobs.repository import read_shards
 from datagems_core.store.factory import open_store
 
 KILL_AT = 0.5

@@ -7,7 +7,7 @@ from importlib import metadata
 from pathlib import Path
 
 from datagems_core.clock import now_iso
-from datagems_core.settings import Settings
+from datagems_core.config.settings import Settings
 from datagems_core.store.base import JSONValue
 
 _VERSION_FILE = Path(__file__).resolve().parents[1] / "VERSION"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from datagems_core.config.settings import Settings
 from datagems_core.inference.redaction import SecretMaskingFilter
-from datagems_core.settings import Settings
 
 _OUR_LOGGERS = ("datagems", "datagems_core", "api", "flows", "deployments")
 # Loggers whose records reach Prefect's API (flow and task run logs) when a flow logs.

@@ -7,14 +7,14 @@ from typing import Any
 
 import typer
 
-from datagems_core.definitions import DatasetDefinition
-from datagems_core.estimates import Estimate, Range, estimate_job
-from datagems_core.gate_config import GateConfig
-from datagems_core.job_gateway import bill_choice
-from datagems_core.job_models import InferenceChoice
-from datagems_core.pricing import format_usd
-from datagems_core.settings import Settings
-from datagems_core.spending import record_draft_usage
+from datagems_core.billing.estimates import Estimate, Range, estimate_job
+from datagems_core.billing.ledger import record_draft_usage
+from datagems_core.billing.pricing import format_usd
+from datagems_core.config.settings import Settings
+from datagems_core.datasets.definitions import DatasetDefinition
+from datagems_core.inference.choice import bill_choice
+from datagems_core.jobs.models import InferenceChoice
+from datagems_core.quality.gate_config import GateConfig
 from datagems_core.store.factory import open_store
 
 CLI_OWNER = "cli"

@@ -20,24 +20,25 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from datagems_core.budgets import check_budget
-from datagems_core.definitions import check_max_candidates
+from datagems_core.billing.budgets import check_budget
+from datagems_core.config.settings import Settings, get_settings
+from datagems_core.datasets.definitions import check_max_candidates
 from datagems_core.errors import BadRequest, DatagemsError
-from datagems_core.exports import export_to_path, format_for_path
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
-from datagems_core.gate_config import (
+from datagems_core.inference.choice import bill_choice
+from datagems_core.jobs.models import InferenceChoice, Job
+from datagems_core.jobs.repository import create_job, read_details, read_job
+from datagems_core.jobs.shard_run import describe_error
+from datagems_core.jobs.shards import peers_for
+from datagems_core.jobs.transitions import clear_cancel
+from datagems_core.output.exports import export_to_path, format_for_path
+from datagems_core.quality.gate_config import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,
     GateConfig,
     check_gate_config,
 )
-from datagems_core.generation import describe_error
-from datagems_core.job_gateway import bill_choice
-from datagems_core.job_models import InferenceChoice, Job
-from datagems_core.jobs import clear_cancel, create_job, read_details, read_job
-from datagems_core.quality import quality_report, render_quality
-from datagems_core.settings import Settings, get_settings
-from datagems_core.shards import peers_for
+from datagems_core.quality.report import quality_report, render_quality
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 from deployments.estimate_command import print_estimate

@@ -9,12 +9,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from datagems_core.config.settings import Settings
+from datagems_core.datasets.schemas import sanitize_schema, validate_schema
 from datagems_core.errors import BadRequest, ConfigError, SchemaError
 from datagems_core.inference.gateway import GatewayConfig
-from datagems_core.job_models import InferenceChoice
-from datagems_core.jobs import continue_job, read_job
-from datagems_core.schemas import sanitize_schema, validate_schema
-from datagems_core.settings import Settings
+from datagems_core.jobs.models import InferenceChoice
+from datagems_core.jobs.repository import read_job
+from datagems_core.jobs.transitions import continue_job
 from datagems_core.store.factory import open_store
 
 

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from datagems_core.settings import Settings
+from datagems_core.config.settings import Settings
 
 
 @contextlib.contextmanager

@@ -13,8 +13,8 @@ import os
 import secrets
 from pathlib import Path
 
+from datagems_core.config.settings import Settings
 from datagems_core.errors import ConfigError
-from datagems_core.settings import Settings
 
 AUTH_STRING_FILE = "prefect-auth-string"
 

@@ -8,8 +8,8 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from datagems_core.job_models import Job, sum_shards
-from datagems_core.jobs import read_shards
+from datagems_core.jobs.models import Job, sum_shards
+from datagems_core.jobs.repository import read_shards
 from datagems_core.store.base import KVStore
 
 POLL_SECONDS = 0.5

@@ -32,9 +32,9 @@ from prefect.client.schemas.schedules import (
 from prefect.deployments.runner import RunnerDeployment
 from prefect.runner import Runner
 
+from datagems_core.config.settings import Settings, get_settings
 from datagems_core.errors import ConfigError, DatagemsError
 from datagems_core.logs import configure_logging
-from datagems_core.settings import Settings, get_settings
 from deployments.parent_death import kill_own_group_on
 from flows.launch import BUILD_RECURRING_DATASET, GENERATE_DATASET
 from flows.schedules import sync_prefect_schedules

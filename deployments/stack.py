@@ -34,10 +34,10 @@ from prefect.client.schemas.objects import DeploymentStatus
 from prefect.exceptions import ObjectNotFound
 from pydantic import SecretStr
 
-from datagems_core.account_settings import DEV_ADMIN_PASSWORD
-from datagems_core.environment import read_environment
+from datagems_core.config.accounts import DEV_ADMIN_PASSWORD
+from datagems_core.config.environment import read_environment
+from datagems_core.config.settings import Settings
 from datagems_core.errors import ConfigError, DatagemsError, ServiceUnavailable
-from datagems_core.settings import Settings
 from deployments.orphan_runs import crash_orphaned_runs, prefect_client
 from deployments.parent_death import die_with_parent
 from deployments.prefect_auth import auth_string_path, read_auth_string

@@ -9,8 +9,8 @@ from typing import TextIO
 
 import typer
 
+from datagems_core.config.settings import Settings, get_settings
 from datagems_core.errors import ConfigError, DatagemsError
-from datagems_core.settings import Settings, get_settings
 from deployments import stack, worker
 from deployments.prefect_auth import auth_string_path, read_auth_string
 from deployments.prefect_server import start_prefect_server

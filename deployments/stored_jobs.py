@@ -6,12 +6,12 @@ directory says where it looked instead of starting an empty data dir there.
 
 from __future__ import annotations
 
+from datagems_core.config.settings import Settings
 from datagems_core.errors import NotFound
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
-from datagems_core.job_models import Job
-from datagems_core.jobs import read_job
-from datagems_core.settings import Settings
+from datagems_core.jobs.models import Job
+from datagems_core.jobs.repository import read_job
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import STORE_FILENAME, open_store
 

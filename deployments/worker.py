@@ -19,9 +19,9 @@ from prefect.client.schemas.actions import DeploymentUpdate, WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound, PrefectException
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY
 
+from datagems_core.config.settings import Settings
 from datagems_core.errors import DatagemsError, ServiceUnavailable
-from datagems_core.settings import Settings
-from datagems_core.shards import this_peer
+from datagems_core.jobs.shards import this_peer
 from deployments.orphan_runs import prefect_client
 from deployments.prefect_auth import client_auth_string
 from deployments.prefect_server import client_environment

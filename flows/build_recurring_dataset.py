@@ -25,16 +25,16 @@ from prefect.concurrency.asyncio import concurrency
 from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 
+from datagems_core.config.settings import get_settings
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
-from datagems_core.job_models import Job
-from datagems_core.schedules import (
+from datagems_core.jobs.models import Job
+from datagems_core.jobs.schedules import (
     ORCHESTRATOR_SLUG_PREFIX,
     Schedule,
     create_version_job,
     read_schedule,
 )
-from datagems_core.settings import get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 from flows.launch import Launcher, launch_job

@@ -19,21 +19,20 @@ from prefect.client.schemas.objects import FlowRun, State
 from prefect.exceptions import ObjectNotFound
 from prefect.logging import get_run_logger
 
+from datagems_core.config.settings import Settings, get_settings
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
-from datagems_core.generation import describe_error
-from datagems_core.job_models import Job, Shard, sum_shards
-from datagems_core.jobs import (
+from datagems_core.jobs.models import Job, Shard, sum_shards
+from datagems_core.jobs.outcomes import job_outcome
+from datagems_core.jobs.repository import read_job, read_shards
+from datagems_core.jobs.shard_run import describe_error
+from datagems_core.jobs.transitions import (
     is_cancel_requested,
     mark_finished,
     mark_progress,
     mark_running,
-    read_job,
-    read_shards,
 )
 from datagems_core.logs import configure_logging
-from datagems_core.outcomes import job_outcome
-from datagems_core.settings import Settings, get_settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 from flows.generate_shard import run_shard_tasks

@@ -17,9 +17,13 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from datagems_core.config.settings import Settings, get_settings
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
-from datagems_core.generation import (
+from datagems_core.jobs.models import Job, Shard
+from datagems_core.jobs.repository import read_job, read_shard
+from datagems_core.jobs.shard_lease import hold_shard, shard_owner
+from datagems_core.jobs.shard_run import (
     CheckpointHook,
     RecordFn,
     ResultSink,
@@ -27,11 +31,7 @@ from datagems_core.generation import (
     run_records,
     run_shard,
 )
-from datagems_core.job_models import Job, Shard
-from datagems_core.jobs import read_job, read_shard
 from datagems_core.logs import configure_logging
-from datagems_core.settings import Settings, get_settings
-from datagems_core.shard_lease import hold_shard, shard_owner
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 from flows.progress import (

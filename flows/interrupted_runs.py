@@ -15,11 +15,12 @@ from prefect import Flow
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.logging.loggers import flow_run_logger
 
+from datagems_core.config.settings import get_settings
 from datagems_core.errors import ServiceUnavailable
-from datagems_core.job_models import Job, sum_shards
-from datagems_core.job_starts import requeue_crashed
-from datagems_core.jobs import mark_finished, read_job, read_shards
-from datagems_core.settings import get_settings
+from datagems_core.jobs.models import Job, sum_shards
+from datagems_core.jobs.repository import read_job, read_shards
+from datagems_core.jobs.starts import requeue_crashed
+from datagems_core.jobs.transitions import mark_finished
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 from flows.launch import Launcher, launch_job

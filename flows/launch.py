@@ -28,11 +28,11 @@ from prefect.exceptions import ObjectNotFound, PrefectException
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY
 from prefect.states import Cancelled, Cancelling, Crashed
 
+from datagems_core.config.settings import Settings
 from datagems_core.errors import ServiceUnavailable
-from datagems_core.job_models import Job, Shard
-from datagems_core.job_starts import fail_unstarted, note_flow_run
-from datagems_core.jobs import list_unfinished_jobs
-from datagems_core.settings import Settings
+from datagems_core.jobs.models import Job, Shard
+from datagems_core.jobs.repository import list_unfinished_jobs
+from datagems_core.jobs.starts import fail_unstarted, note_flow_run
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 

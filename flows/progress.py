@@ -26,7 +26,7 @@ from prefect.context import FlowRunContext
 from prefect.exceptions import PrefectException
 from prefect.logging import get_run_logger
 
-from datagems_core.job_models import Job
+from datagems_core.jobs.models import Job
 
 _NOT_KEY = re.compile(r"[^a-z0-9-]+")
 _UI_ERRORS = (PrefectException, httpx.HTTPError, OSError, RuntimeError, ValueError)

@@ -15,13 +15,13 @@ from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import DeploymentScheduleCreate
 from prefect.client.schemas.schedules import CronSchedule
 
-from datagems_core.schedules import (
+from datagems_core.config.settings import Settings
+from datagems_core.jobs.schedules import (
     ORCHESTRATOR_SLUG_PREFIX,
     Schedule,
     list_schedules,
     orchestrator_slug,
 )
-from datagems_core.settings import Settings
 from datagems_core.store.factory import open_store
 from flows.launch import BUILD_RECURRING_DATASET, Launcher
 

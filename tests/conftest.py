@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from datagems_core.config.settings import get_settings
 from datagems_core.inference.negotiation import forget_confirmed_forms
-from datagems_core.settings import get_settings
 
 pytest_plugins = [
     "tests.support.ratio1_fixtures",

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import AliasChoices
 
 from api.main import create_app
-from datagems_core.settings import Settings
+from datagems_core.config.settings import Settings
 from datagems_core.store.memory import MemoryStore
 from tests.support.api_fixtures import make_settings
 

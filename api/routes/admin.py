@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from api.deps import AdminUser, KVStoreDep, SettingsDep
 from api.openapi import errors
 from api.schemas import AccountDelete, AccountPublic, AccountsPublic, Ok
-from datagems_core import accounts
+from datagems_core.accounts import administration as accounts
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 

@@ -8,18 +8,18 @@ from api.csrf import check_same_origin, refuse_foreign_origin
 from api.deps import CurrentUser, KVStoreDep, SettingsDep, client_address
 from api.openapi import errors
 from api.schemas import LoginRequest, LogoutResult, Me, PasswordChange, UserPublic
-from datagems_core import login_throttle, users
-from datagems_core.errors import DatagemsError, Unauthorized
-from datagems_core.sessions import (
+from datagems_core.accounts import login_throttle, users
+from datagems_core.accounts.sessions import (
     SESSION_COOKIE,
     end_session,
     end_sessions,
     read_session,
     start_session,
 )
-from datagems_core.settings import Settings
+from datagems_core.accounts.users import User
+from datagems_core.config.settings import Settings
+from datagems_core.errors import DatagemsError, Unauthorized
 from datagems_core.store.base import KVStore
-from datagems_core.users import User
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 

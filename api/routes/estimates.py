@@ -8,8 +8,8 @@ from api.deps import CurrentUser, KVStoreDep, SettingsDep
 from api.job_schemas import JobCreate
 from api.openapi import errors
 from api.routes.jobs import check_job_create
-from datagems_core.estimates import Estimate, estimate_job
-from datagems_core.spending import record_draft_usage
+from datagems_core.billing.estimates import Estimate, estimate_job
+from datagems_core.billing.ledger import record_draft_usage
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 

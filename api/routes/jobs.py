@@ -32,9 +32,12 @@ from api.job_schemas import (
 from api.json_body import JSONBody
 from api.openapi import errors
 from api.schemas import Ok
-from datagems_core.budgets import check_budget
+from datagems_core.billing.budgets import check_budget
+from datagems_core.billing.ledger import record_draft_usage
+from datagems_core.billing.quotas import check_job_fits
 from datagems_core.clock import iso_from_ms, now_iso
-from datagems_core.definitions import (
+from datagems_core.config.settings import Settings
+from datagems_core.datasets.definitions import (
     DatasetDefinition,
     build_definition,
     check_inference,
@@ -42,34 +45,25 @@ from datagems_core.definitions import (
     check_total_records,
     gateway_for,
 )
-from datagems_core.drafts import (
+from datagems_core.datasets.drafts import (
     DRAFT_TTL_SECONDS,
     Draft,
     issue_draft_token,
     read_optional_draft,
     refreshes_after,
 )
+from datagems_core.datasets.record_maker import draft_schema
+from datagems_core.datasets.schemas import sanitize_schema
 from datagems_core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
-from datagems_core.exports import MEDIA_TYPES, ExportSummary, iter_export_bytes, parse_format
-from datagems_core.file_names import content_disposition, file_name_for
-from datagems_core.job_files import delete_job_files, job_file_ids
-from datagems_core.job_models import InferenceChoice, Job
-from datagems_core.job_views import describe_job, list_all_jobs, read_record_page
-from datagems_core.jobs import (
-    continue_job,
-    create_job,
-    delete_job,
-    list_job_texts_for_user,
-    read_job,
-    request_cancel,
-)
-from datagems_core.quality import quality_report
-from datagems_core.quotas import check_job_fits
-from datagems_core.records import draft_schema
-from datagems_core.schemas import sanitize_schema
-from datagems_core.settings import Settings
-from datagems_core.shards import peers_for
-from datagems_core.spending import record_draft_usage
+from datagems_core.jobs.models import InferenceChoice, Job
+from datagems_core.jobs.repository import create_job, list_job_texts_for_user, read_job
+from datagems_core.jobs.shards import peers_for
+from datagems_core.jobs.stored_files import delete_job_files, job_file_ids
+from datagems_core.jobs.transitions import continue_job, delete_job, request_cancel
+from datagems_core.jobs.views import describe_job, list_all_jobs, read_record_page
+from datagems_core.output.exports import MEDIA_TYPES, ExportSummary, iter_export_bytes, parse_format
+from datagems_core.output.file_names import content_disposition, file_name_for
+from datagems_core.quality.report import quality_report
 from datagems_core.store.base import KVStore
 from flows.launch import launch_job
 

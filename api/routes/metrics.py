@@ -8,10 +8,10 @@ from fastapi.responses import PlainTextResponse
 from api.deps import AdminUser, CurrentUser, KVStoreDep, SettingsDep
 from api.openapi import errors
 from api.schemas import MetricsPublic, MetricsValues
-from datagems_core.accounts import list_accounts
+from datagems_core.accounts.administration import list_accounts
+from datagems_core.billing.ledger import usage_by_user_and_model
 from datagems_core.health import version
-from datagems_core.metrics import compute_metrics, render_prometheus
-from datagems_core.spending import usage_by_user_and_model
+from datagems_core.jobs.metrics import compute_metrics, render_prometheus
 
 router = APIRouter(tags=["metrics"])
 

@@ -23,10 +23,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from api.deps import KVStoreDep, SettingsDep
+from datagems_core.accounts.sessions import SESSION_COOKIE, read_session
+from datagems_core.config.settings import Settings
 from datagems_core.errors import DatagemsError, Unauthorized
 from datagems_core.health import version
-from datagems_core.sessions import SESSION_COOKIE, read_session
-from datagems_core.settings import Settings
 from datagems_core.store.base import KVStore
 
 log = logging.getLogger(__name__)

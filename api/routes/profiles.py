@@ -9,11 +9,11 @@ from fastapi import APIRouter
 from api.deps import CurrentUser, KVStoreDep, SettingsDep
 from api.openapi import errors
 from api.schemas import ModelsPublic, ModelsRequest, ProfileDelete, ProfileUpsert, SettingsPublic
-from datagems_core import profiles
 from datagems_core.errors import BadRequest
-from datagems_core.model_listing import list_models
-from datagems_core.profiles import ProfileChange
-from datagems_core.url_guard import check_base_url
+from datagems_core.inference import profiles
+from datagems_core.inference.model_listing import list_models
+from datagems_core.inference.profiles import ProfileChange
+from datagems_core.inference.url_guard import check_base_url
 
 router = APIRouter(prefix="/api/user", tags=["profiles"])
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from api.deps import KVStoreDep, SettingsDep, client_address
 from api.openapi import errors
 from api.schemas import Message, Registered, RegisterRequest, ResendRequest
-from datagems_core import registration
+from datagems_core.accounts import registration
 
 router = APIRouter(prefix="/api/auth/register", tags=["registration"])
 

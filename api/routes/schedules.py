@@ -25,15 +25,15 @@ from api.job_schemas import (
 from api.openapi import errors
 from api.schemas import Ok
 from datagems_core.clock import now_iso
-from datagems_core.definitions import (
+from datagems_core.datasets.definitions import (
     build_definition,
     check_max_candidates,
     check_total_records,
     merge_inference,
 )
-from datagems_core.drafts import read_optional_draft
+from datagems_core.datasets.drafts import read_optional_draft
 from datagems_core.errors import DatagemsError, Forbidden, NotFound
-from datagems_core.schedules import (
+from datagems_core.jobs.schedules import (
     Schedule,
     check_cron,
     check_timezone,

@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from api.deps import CurrentUser, KVStoreDep, SettingsDep
 from api.openapi import errors
 from api.schemas import Ok, TokenCreate, TokenCreated, TokenPublic, TokensPublic
-from datagems_core import api_tokens
+from datagems_core.accounts import api_tokens
 
 router = APIRouter(prefix="/api/auth/tokens", tags=["auth"])
 

@@ -10,16 +10,16 @@ from pydantic import Field
 from api.deps import AdminUser, CurrentUser, KVStoreDep, SettingsDep
 from api.openapi import errors
 from api.schemas import ApiModel, ApiRequest
-from datagems_core.errors import BadRequest, Forbidden, NotFound
-from datagems_core.quotas import Quota, QuotaStatus, quota_status, write_quota
-from datagems_core.spending import (
+from datagems_core.accounts.users import get_user
+from datagems_core.billing.ledger import (
     UsageReport,
     check_month,
     month_of,
     read_usage,
     users_with_usage,
 )
-from datagems_core.users import get_user
+from datagems_core.billing.quotas import Quota, QuotaStatus, quota_status, write_quota
+from datagems_core.errors import BadRequest, Forbidden, NotFound
 
 router = APIRouter(tags=["usage"])
 

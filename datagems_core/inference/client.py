@@ -19,9 +19,10 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from datagems_core.connect_guard import check_literal_host, open_guarded_session
+from datagems_core.config.settings import Settings
 from datagems_core.errors import InferenceRejected
 from datagems_core.inference.concurrency import AdaptiveLimiter
+from datagems_core.inference.connect_guard import check_literal_host, open_guarded_session
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.inference.negotiation import Negotiation, forced_form
 from datagems_core.inference.redaction import (
@@ -38,7 +39,6 @@ from datagems_core.inference.wire import (
     error_message,
     read_reply,
 )
-from datagems_core.settings import Settings
 from datagems_core.store.base import KVStore
 
 logger = logging.getLogger("datagems.inference")

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
+from datagems_core.config.settings import Settings
 from datagems_core.errors import ConfigError
-from datagems_core.settings import Settings
 
 Flavour = Literal["openai", "ratio1"]
 RATIO1_PATH = "/create_chat_completion"

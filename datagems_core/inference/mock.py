@@ -13,9 +13,9 @@ import math
 import random
 from typing import Any
 
+from datagems_core.datasets.size_limits import SizeLimits
 from datagems_core.inference.mock_formats import FORMATS
 from datagems_core.inference.patterns import UnsupportedPattern, generate_matching
-from datagems_core.size_limits import SizeLimits
 
 _WORDS = (
     "amber harbor quiet lantern meadow copper river silver orchard canyon velvet summit "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from datagems_core.schemas import DRAFT_2020_12
+from datagems_core.datasets.schemas import DRAFT_2020_12
 
 _KNOWN_FIELDS: dict[str, dict[str, Any]] = {
     "name": {"type": "string", "minLength": 2, "maxLength": 80, "description": "Full name"},

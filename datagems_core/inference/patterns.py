@@ -13,7 +13,7 @@ import string
 
 import jsonschema_rs
 
-from datagems_core.linear_regex import MAX_PATTERN_REPEAT, search
+from datagems_core.datasets.linear_regex import MAX_PATTERN_REPEAT, search
 
 _DIGITS = string.digits
 _WORD = string.ascii_letters + string.digits + "_"

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from datagems_core.datasets.prompts import reask_prompt
 from datagems_core.errors import InferenceRejected, InferenceUnreachable
 from datagems_core.inference.client import InferenceClient, ResponseFormatRejected, TransientFailure
 from datagems_core.inference.parsing import UnparseableContent, parse_object
@@ -21,7 +22,6 @@ from datagems_core.inference.redaction import redact_url
 from datagems_core.inference.retry import backoff_delay
 from datagems_core.inference.usage import TokenUsage
 from datagems_core.inference.wire import BodyTemplate, encode_message
-from datagems_core.prompts import reask_prompt
 
 Check = Callable[[dict[str, Any]], list[str]]
 

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import httpx
 
+from datagems_core.config.settings import Settings
 from datagems_core.errors import StoreError, StoreUnconfirmed
-from datagems_core.settings import Settings
 from datagems_core.store.base import JSONValue, check_key, check_page, normalise, page_of
 from datagems_core.store.codec import json_text
 from datagems_core.store.ratio1_http import Ratio1Http, backoff_delay

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datagems_core.settings import Settings
+from datagems_core.config.settings import Settings
 from datagems_core.store.base import KVStore
 from datagems_core.store.cstore import CStoreStore
 from datagems_core.store.memory import MemoryStore

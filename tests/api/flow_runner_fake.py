@@ -11,14 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from api.flow_runner import get_flow_runner
+from datagems_core.config.settings import Settings
 from datagems_core.errors import ServiceUnavailable
 from datagems_core.files.local import LocalFileStore
-from datagems_core.generation import run_shard
-from datagems_core.job_models import Job, sum_shards
-from datagems_core.jobs import mark_finished, mark_running, read_job, read_shards
-from datagems_core.outcomes import job_outcome
-from datagems_core.schedules import Schedule
-from datagems_core.settings import Settings
+from datagems_core.jobs.models import Job, sum_shards
+from datagems_core.jobs.outcomes import job_outcome
+from datagems_core.jobs.repository import read_job, read_shards
+from datagems_core.jobs.schedules import Schedule
+from datagems_core.jobs.shard_run import run_shard
+from datagems_core.jobs.transitions import mark_finished, mark_running
 from datagems_core.store.base import KVStore
 from flows.schedules import PrefectSchedule
 from tests.support.api_fixtures import ApiHarness, start_harness

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from datagems_core.users import create_user
+from datagems_core.accounts.users import create_user
 from tests.support.api_fixtures import CSRF, USER_PASSWORD, bearer
 
 

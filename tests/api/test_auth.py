@@ -6,8 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from datagems_core import login_throttle
-from datagems_core.sessions import SESSION_COOKIE
+from datagems_core.accounts import login_throttle
+from datagems_core.accounts.sessions import SESSION_COOKIE
 from datagems_core.store.memory import MemoryStore
 from tests.support.api_fixtures import (
     ADMIN_PASSWORD,

@@ -11,9 +11,9 @@ import httpx
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from datagems_core.settings import get_settings
+from datagems_core.config.settings import get_settings
 from datagems_core.store.base import hash_field_key
-from tests.core.test_passwords import VECTORS
+from tests.core.accounts.test_passwords import VECTORS
 from tests.support.api_fixtures import CSRF
 
 

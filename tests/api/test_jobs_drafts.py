@@ -7,7 +7,9 @@ import time
 import jwt
 import pytest
 
-from datagems_core.drafts import (
+from datagems_core.accounts.sessions import read_session
+from datagems_core.config.settings import load_settings
+from datagems_core.datasets.drafts import (
     DRAFT_TTL_SECONDS,
     Draft,
     issue_draft_token,
@@ -15,8 +17,6 @@ from datagems_core.drafts import (
     refreshes_after,
 )
 from datagems_core.errors import BadRequest, Unauthorized
-from datagems_core.sessions import read_session
-from datagems_core.settings import load_settings
 from datagems_core.store.memory import MemoryStore
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from datagems_core.metrics import JOBS_KEY
+from datagems_core.jobs.metrics import JOBS_KEY
 from tests.support.api_fixtures import CSRF, bearer
 
 

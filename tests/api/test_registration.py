@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from datagems_core.registration_failures import FAILURES_KEY
-from datagems_core.settings import get_settings
+from datagems_core.accounts.undelivered_mail import FAILURES_KEY
+from datagems_core.accounts.user_directory import EMAIL_INDEX_KEY
+from datagems_core.config.settings import get_settings
 from datagems_core.store.memory import MemoryStore
-from datagems_core.user_index import EMAIL_INDEX_KEY
 from tests.support.api_fixtures import ADMIN_PASSWORD, CSRF, login, make_settings
 from tests.support.processes import free_port
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from datagems_core.files.local import LocalFileStore
-from datagems_core.schedules import create_version_job, read_schedule
+from datagems_core.jobs.schedules import create_version_job, read_schedule
 from tests.api.flow_runner_fake import PEOPLE_SCHEMA, start_jobs_harness
 from tests.support.api_fixtures import CSRF
 

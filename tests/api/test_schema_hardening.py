@@ -17,12 +17,9 @@ import jsonschema_rs
 import pytest
 from referencing.exceptions import Unresolvable
 
-from datagems_core.errors import SchemaError
-from datagems_core.files.local import LocalFileStore
-from datagems_core.inference.gateway import GatewayConfig
-from datagems_core.jobs import JOBS_HKEY, read_details, read_job
-from datagems_core.records import RecordSpec, open_record_maker
-from datagems_core.schemas import (
+from datagems_core.config.settings import load_settings
+from datagems_core.datasets.record_maker import RecordSpec, open_record_maker
+from datagems_core.datasets.schemas import (
     FORMAT_CHECKER,
     NO_RETRIEVAL,
     RecordValidator,
@@ -30,7 +27,10 @@ from datagems_core.schemas import (
     record_validator,
     validate_record,
 )
-from datagems_core.settings import load_settings
+from datagems_core.errors import SchemaError
+from datagems_core.files.local import LocalFileStore
+from datagems_core.inference.gateway import GatewayConfig
+from datagems_core.jobs.repository import JOBS_HKEY, read_details, read_job
 from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
 from tests.support.api_fixtures import CSRF
 from tests.support.hit_server import recording_server

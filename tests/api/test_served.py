@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from datagems_core.sessions import SESSION_COOKIE
+from datagems_core.accounts.sessions import SESSION_COOKIE
 from tests.support.processes import free_port, start_server
 
 

@@ -7,11 +7,11 @@ import asyncio
 
 import pytest
 
+from datagems_core.config.settings import load_settings
+from datagems_core.datasets.record_maker import RecordSpec, open_record_maker
+from datagems_core.datasets.schemas import record_validator, validate_record
+from datagems_core.datasets.size_limits import SizeLimits
 from datagems_core.inference.gateway import GatewayConfig
-from datagems_core.records import RecordSpec, open_record_maker
-from datagems_core.schemas import record_validator, validate_record
-from datagems_core.settings import load_settings
-from datagems_core.size_limits import SizeLimits
 from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
 from tests.support.api_fixtures import CSRF
 

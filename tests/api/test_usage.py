@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from datagems_core.spending import month_of
+from datagems_core.billing.ledger import month_of
 from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
 from tests.support.api_fixtures import CSRF
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.cli.test_generate_command import cli_env, generate_args, run_cli
-from tests.core.engine_factories import PERSON_SCHEMA
+from tests.core.jobs.engine_factories import PERSON_SCHEMA
 
 
 def test_estimate_prints_the_projection_and_makes_no_job(tmp_path, fake_gateway):

@@ -17,10 +17,10 @@ import psutil
 import pytest
 
 from datagems_core.files.local import LocalFileStore
-from datagems_core.jobs import read_job, read_shards
+from datagems_core.jobs.repository import read_job, read_shards
+from datagems_core.jobs.stored_records import iter_result_chunks
 from datagems_core.store.sqlite import SqliteStore
-from datagems_core.stored_records import iter_result_chunks
-from tests.core.engine_factories import PERSON_SCHEMA
+from tests.core.jobs.engine_factories import PERSON_SCHEMA
 from tests.support.processes import REPO
 
 CLI = [sys.executable, "-c", "from deployments.cli import main; main()"]

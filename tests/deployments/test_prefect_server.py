@@ -7,7 +7,7 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-from datagems_core.settings import get_settings
+from datagems_core.config.settings import get_settings
 from deployments.prefect_server import PrefectServer, server_environment, wait_until_healthy
 
 

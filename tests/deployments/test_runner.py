@@ -13,8 +13,8 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
+from datagems_core.config.settings import load_settings
 from datagems_core.errors import ConfigError
-from datagems_core.settings import load_settings
 from deployments.prefect_server import PrefectServer, stop_process_group
 from deployments.runner import (
     PROJECT_DIR,

@@ -84,7 +84,7 @@ def test_up_starts_server_runner_and_api_and_stops_every_process_on_ctrl_c(tmp_p
 def test_up_in_mock_mode_gives_its_processes_one_shared_throwaway_store(monkeypatch):
     """The seed's quickstart sets DATAGEN_MOCK_CSTORE=true; the API and the flow runs are separate
     processes, so `up` hands them one temporary SQLite file instead of per-process memory."""
-    from datagems_core.settings import load_settings
+    from datagems_core.config.settings import load_settings
     from datagems_core.store.factory import open_store
     from datagems_core.store.memory import MemoryStore
     from datagems_core.store.sqlite import SqliteStore

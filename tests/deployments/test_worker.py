@@ -13,7 +13,7 @@ from pathlib import Path
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
-from datagems_core.settings import load_settings
+from datagems_core.config.settings import load_settings
 from deployments.prefect_server import PrefectServer, stop_process_group
 from deployments.worker import worker_command, worker_queues
 from tests.deployments.test_runner import HELLO_FLOW

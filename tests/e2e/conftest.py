@@ -25,9 +25,9 @@ from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.objects import DeploymentStatus
 
 from api.main import create_app
-from datagems_core.settings import Settings, load_settings
+from datagems_core.accounts.users import create_user
+from datagems_core.config.settings import Settings, load_settings
 from datagems_core.store.factory import open_store
-from datagems_core.users import create_user
 from deployments.prefect_server import PrefectServer
 from flows.launch import DEPLOYMENTS
 from tests.e2e.peer_fixtures import peer_cluster  # noqa: F401  (the two-peer cluster)

@@ -28,7 +28,7 @@ import pytest
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.objects import WorkerStatus
 
-from datagems_core.settings import Settings, load_settings
+from datagems_core.config.settings import Settings, load_settings
 from deployments.prefect_server import PrefectServer, start_prefect_server, stop_process_group
 from tests.support.gateway_fixtures import FakeGatewayServer
 from tests.support.processes import REPO, free_port, start_server

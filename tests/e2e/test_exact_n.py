@@ -9,8 +9,8 @@ import json
 
 import polars as pl
 
-from datagems_core.gates import exact_fingerprint
-from datagems_core.schemas import record_validator, validate_record
+from datagems_core.datasets.schemas import record_validator, validate_record
+from datagems_core.quality.gates import exact_fingerprint
 from tests.api.flow_runner_fake import PEOPLE_SCHEMA
 from tests.e2e.test_rest_generation import _create, _wait_for_final_run, _wait_for_status
 

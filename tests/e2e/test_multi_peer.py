@@ -28,14 +28,14 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import arun_deployment
 from prefect.exceptions import ObjectNotFound
 
+from datagems_core.config.settings import get_settings
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
-from datagems_core.job_models import Job, Shard
-from datagems_core.jobs import create_job, read_job, read_shards
-from datagems_core.settings import get_settings
+from datagems_core.jobs.models import Job, Shard
+from datagems_core.jobs.repository import create_job, read_job, read_shards
+from datagems_core.jobs.stored_records import iter_ok_records
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
-from datagems_core.stored_records import iter_ok_records
 from flows.generate_dataset import generate_dataset
 from flows.launch import GENERATE_DATASET, GENERATE_SHARD
 from tests.api.flow_runner_fake import PEOPLE_SCHEMA

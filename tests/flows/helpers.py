@@ -14,12 +14,12 @@ from prefect.client.schemas.filters import (
     FlowRunFilterId,
 )
 
+from datagems_core.config.settings import get_settings
 from datagems_core.files.factory import open_file_store
-from datagems_core.job_models import InferenceChoice, Job
-from datagems_core.jobs import create_job
-from datagems_core.settings import get_settings
+from datagems_core.jobs.models import InferenceChoice, Job
+from datagems_core.jobs.repository import create_job
 from datagems_core.store.factory import open_store
-from tests.core.engine_factories import PERSON_SCHEMA
+from tests.core.jobs.engine_factories import PERSON_SCHEMA
 
 
 async def create_stored_job(

@@ -14,13 +14,14 @@ from prefect.client.schemas.filters import (
     LogFilterFlowRunId,
 )
 
+from datagems_core.config.settings import get_settings
 from datagems_core.errors import InferenceUnreachable
 from datagems_core.files.factory import open_file_store
-from datagems_core.job_models import InferenceChoice
-from datagems_core.jobs import read_job, read_shards, request_cancel
-from datagems_core.settings import get_settings
+from datagems_core.jobs.models import InferenceChoice
+from datagems_core.jobs.repository import read_job, read_shards
+from datagems_core.jobs.stored_records import iter_ok_records
+from datagems_core.jobs.transitions import request_cancel
 from datagems_core.store.factory import open_store
-from datagems_core.stored_records import iter_ok_records
 from flows.generate_dataset import generate_dataset
 from tests.flows.helpers import create_stored_job, flow_run_and_artifacts, task_run_names
 from tests.support.processes import free_port

@@ -18,10 +18,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from datagems_core.sessions import SESSION_COOKIE
-from datagems_core.settings import Settings, load_settings
+from datagems_core.accounts.sessions import SESSION_COOKIE
+from datagems_core.accounts.users import create_user
+from datagems_core.config.settings import Settings, load_settings
 from datagems_core.store.memory import MemoryStore
-from datagems_core.users import create_user
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 USER_PASSWORD = "user-password-for-tests"

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from datagems_core.settings import get_settings
+from datagems_core.config.settings import get_settings
 from tests.support.processes import ServerProcess, free_port, start_server
 from tests.support.ratio1_standin import NODE_ADDR, PEER_ADDR
 

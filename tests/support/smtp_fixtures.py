@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from datagems_core.settings import get_settings
+from datagems_core.config.settings import get_settings
 from tests.support.processes import free_port
 
 SMTP_USER = "mailer"

@@ -29,9 +29,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
-from datagems_core.settings import load_settings
+from datagems_core.accounts.users import create_user
+from datagems_core.config.settings import load_settings
 from datagems_core.store.factory import open_store
-from datagems_core.users import create_user
 from tests.support.processes import free_port
 from tests.support.smtp_fixtures import SmtpServer
 

@@ -1,0 +1,180 @@
+"""The job and shard records as stored (camelCase JSON), their states, and totals over shards.
+
+Where they are stored is `datagems_core.jobs.repository`' business; this module knows only their shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from datagems_core.billing.pricing import Price
+from datagems_core.quality.gate_config import GateConfig
+from datagems_core.stored_model import StoredModel
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+UNFINISHED: frozenset[str] = frozenset({"queued", "running"})
+
+
+class Tokens(StoredModel):
+    prompt: int = 0
+    completion: int = 0
+    total: int = 0
+
+
+class IndexRange(StoredModel):
+    start: int
+    end: int
+
+
+class InferenceChoice(StoredModel):
+    """How a job reaches its model, without any secret: keys are resolved when the job runs."""
+
+    profile_id: str | None = None
+    base_url: str | None = None
+    path: str | None = None
+    flavour: Literal["auto", "openai", "ratio1"] | None = None
+    model: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    concurrency: int | None = Field(None, ge=1)
+    api_key_env: str | None = None  # the name of an environment variable, never its value
+    # The price per million tokens when the job was created (from the profile or the server's
+    # settings); None = unknown, and the job's cost shows as unknown.
+    price: Price | None = None
+    billed_model: str | None = None  # the model name usage is counted under
+
+
+class JobDetails(StoredModel):
+    id: str
+    owner: str
+    title: str
+    description: str = ""
+    instructions: str
+    json_schema: dict[str, Any] = Field(alias="schema")
+    dataset_mode: bool = False
+    seed: int = 0
+    inference: InferenceChoice = Field(default_factory=InferenceChoice)
+    gates: GateConfig = Field(default_factory=GateConfig)
+    created_at: str
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class Job(StoredModel):
+    id: str
+    owner: str
+    title: str
+    description: str = ""
+    status: JobStatus = "queued"
+    total_records: int
+    total_ok: int = 0
+    total_failed: int = 0
+    total_generated: int = 0
+    failure_reasons: dict[str, int] = Field(default_factory=dict)
+    rejected: dict[str, int] = Field(default_factory=dict)  # candidates rejected, by gate
+    max_tokens: int | None = None  # spend budget in tokens (maxTokens)
+    max_cost_usd: float | None = None  # spend budget in USD at the job's price (maxCostUsd)
+    max_candidates: int | None = None  # None: DATAGEMS_MAX_CANDIDATES_FACTOR * total_records
+    tokens: Tokens = Field(default_factory=Tokens)
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    updated_at: str
+    records_duration_ms: float | None = None
+    flow_run_id: str | None = None
+    error: str | None = None
+    dataset_mode: bool = False
+    schedule_id: str | None = None
+    version: int | None = None
+    job_details_cid: str
+    peers: list[str] = Field(default_factory=list)
+    peer_count: int = 0
+    retry_pass: int = 0
+    resumes: int = 0  # automatic resumes after a crashed run, in the current pass
+    dataset_cid: str | None = None
+    dataset_format: str | None = None
+    # The structured-output form the gateway answered in (negotiation), from the shards.
+    structured_output: str | None = None
+    price: Price | None = None
+    model: str | None = None  # the model usage is counted under (GET /api/usage)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in TERMINAL
+
+    def run_name(self, suffix: str = "") -> str:
+        """The name of this job's Prefect flow runs, so the UI lists them by title and id."""
+        return f"{self.title} ({self.id}){suffix}"
+
+    def run_tags(self, *extra: str) -> list[str]:
+        """The tags of this job's flow runs: who owns it and which job it is."""
+        return [f"owner:{self.owner}", f"job:{self.id}", *extra]
+
+
+class Shard(StoredModel):
+    """One shard's progress record. After creation only that shard writes it."""
+
+    shard_key: str
+    peer_id: str
+    assigned: int
+    range: IndexRange
+    status: JobStatus = "queued"
+    generated_ok: int = 0
+    generated_failed: int = 0  # candidates rejected
+    failure_reasons: dict[str, int] = Field(default_factory=dict)
+    rejected: dict[str, int] = Field(default_factory=dict)  # candidates rejected, by gate
+    tokens: Tokens = Field(default_factory=Tokens)
+    attempts: int = 0
+    retry_pass: int = 0
+    next_index: int = 0  # every plan position below it is committed
+    done_above: list[int] = Field(default_factory=list)  # committed positions above next_index
+    block_count: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    last_update_at: str | None = None
+    error: str | None = None
+    flow_run_id: str | None = None
+    structured_output: str | None = None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in TERMINAL
+
+
+class Totals(StoredModel):
+    total_ok: int = 0
+    total_failed: int = 0
+    failure_reasons: dict[str, int] = Field(default_factory=dict)
+    rejected: dict[str, int] = Field(default_factory=dict)
+    tokens: Tokens = Field(default_factory=Tokens)
+    attempts: int = 0
+    structured_output: str | None = None
+
+    @property
+    def done(self) -> int:
+        return self.total_ok + self.total_failed
+
+
+def sum_shards(shards: list[Shard]) -> Totals:
+    """Job totals as sums over the single-writer shard records."""
+    reasons: dict[str, int] = {}
+    rejected: dict[str, int] = {}
+    for shard in shards:
+        for reason, count in shard.failure_reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+        for gate, count in shard.rejected.items():
+            rejected[gate] = rejected.get(gate, 0) + count
+    return Totals(
+        rejected=dict(sorted(rejected.items(), key=lambda kv: -kv[1])),
+        total_ok=sum(s.generated_ok for s in shards),
+        total_failed=sum(s.generated_failed for s in shards),
+        failure_reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        tokens=Tokens(
+            prompt=sum(s.tokens.prompt for s in shards),
+            completion=sum(s.tokens.completion for s in shards),
+            total=sum(s.tokens.total for s in shards),
+        ),
+        attempts=sum(s.attempts for s in shards),
+        structured_output=next((s.structured_output for s in shards if s.structured_output), None),
+    )
