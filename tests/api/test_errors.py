@@ -48,7 +48,9 @@ def test_json_syntax_error_names_a_character_position_not_a_field(api):
     )
     assert response.status_code == 400
     body = response.json()
-    assert body["error"] == "Invalid request: check body"
+    assert body["error"] == (
+        "Invalid request: check body (the body is not valid JSON at character 32: Expecting value)"
+    )
     assert body["details"] == [
         {
             "field": None,

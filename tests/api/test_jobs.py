@@ -366,7 +366,8 @@ def test_retry_goes_on_with_the_records_a_stopped_job_never_made(api, runner):
 
     assert response.status_code == 200, response.text
     queued = response.json()["job"]
-    assert (queued["status"], queued["retryPass"], queued["resumes"]) == ("queued", 0, 0)
+    # continuing is a new pass of the same job; the crash-resume count starts again
+    assert (queued["status"], queued["retryPass"], queued["resumes"]) == ("queued", 1, 0)
     assert runner.started[-1].id == job["id"] and runner.started[-1].retry_pass == 0
     done = run_job_here(api, job["id"])
     assert (done.status, done.total_ok, done.total_failed) == ("succeeded", 4, 0)

@@ -213,8 +213,6 @@ def _nested(levels):
     ("properties", "keyword", "says"),
     [
         ({"x": _nested(100)}, "depth", "64 levels"),
-        ({"x": {"type": "string", "description": "\udc00"}}, "string", "lone surrogate"),
-        ({"x": {"type": "string", "enum": ["ok", "\ud800"]}}, "string", "lone surrogate"),
         ({"x": {"type": "number", "maximum": float("nan")}}, "number", "NaN"),
         ({"x": {"type": "number", "maximum": float("inf")}}, "number", "finite"),
         ({"x": {"type": "integer", "maximum": 2**70}}, "integer", "64 bits"),
@@ -250,3 +248,23 @@ def test_a_self_referencing_root_allof_is_refused(api):
     response = _post_schema(api.alice, {**PEOPLE_SCHEMA, "allOf": [{"$ref": "#"}]})
     assert response.status_code == 400, response.text
     assert "cycle" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [
+        {"x": {"type": "string", "description": "\udc00"}},
+        {"x": {"type": "string", "enum": ["ok", "\ud800"]}},
+    ],
+)
+def test_lone_surrogates_in_a_schema_get_a_400_naming_where(api, properties):
+    # Refused when the request is read (every string of every body), before the schema checks.
+    schema = {"type": "object", "properties": properties}
+    response = api.alice.post(
+        "/api/jobs",
+        json={"title": "T", "instructions": "i", "schema": schema, "totalRecords": 1},
+        headers=CSRF,
+    )
+    assert response.status_code == 400, response.text
+    assert "schema.properties.x" in response.json()["error"]
+    assert "surrogate" in response.text
