@@ -22,12 +22,14 @@ def where_jobs_are(settings: Settings) -> str:
         return "the mock store (DATAGEN_MOCK_CSTORE)"
     if settings.cstore_api_url:
         return "CStore (EE_CHAINSTORE_API_URL)"
+    if settings.database_url:
+        return "PostgreSQL (DATAGEMS_DATABASE_URL)"
     return str(settings.data_dir)
 
 
 def open_stores_holding(settings: Settings, job_id: str) -> tuple[KVStore, FileStore]:
     """The stores of an existing job; a data dir without a store is named, not created."""
-    embedded = not settings.mock_cstore and not settings.cstore_api_url
+    embedded = not (settings.mock_cstore or settings.cstore_api_url or settings.database_url)
     if embedded and not (settings.data_dir / STORE_FILENAME).is_file():
         raise NotFound(_no_job(settings, job_id))
     return open_store(settings), open_file_store(settings)
@@ -41,7 +43,8 @@ async def read_stored_job(store: KVStore, settings: Settings, job_id: str) -> Jo
 
 
 def _no_job(settings: Settings, job_id: str) -> str:
-    hint = "" if settings.mock_cstore or settings.cstore_api_url else " (set DATAGEMS_DATA_DIR)"
+    shared = settings.mock_cstore or settings.cstore_api_url or settings.database_url
+    hint = "" if shared else " (set DATAGEMS_DATA_DIR)"
     return f"no job {job_id} in {where_jobs_are(settings)}{hint}"
 
 

@@ -368,7 +368,7 @@ def test_retry_goes_on_with_the_records_a_stopped_job_never_made(api, runner):
     queued = response.json()["job"]
     # continuing is a new pass of the same job; the crash-resume count starts again
     assert (queued["status"], queued["retryPass"], queued["resumes"]) == ("queued", 1, 0)
-    assert runner.started[-1].id == job["id"] and runner.started[-1].retry_pass == 0
+    assert runner.started[-1].id == job["id"] and runner.started[-1].retry_pass == 1
     done = run_job_here(api, job["id"])
     assert (done.status, done.total_ok, done.total_failed) == ("succeeded", 4, 0)
     nothing_left = api.alice.post(f"/api/jobs/{job['id']}/retry", headers=CSRF)

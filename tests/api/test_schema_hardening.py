@@ -259,12 +259,7 @@ def test_a_self_referencing_root_allof_is_refused(api):
 )
 def test_lone_surrogates_in_a_schema_get_a_400_naming_where(api, properties):
     # Refused when the request is read (every string of every body), before the schema checks.
-    schema = {"type": "object", "properties": properties}
-    response = api.alice.post(
-        "/api/jobs",
-        json={"title": "T", "instructions": "i", "schema": schema, "totalRecords": 1},
-        headers=CSRF,
-    )
+    response = _post_schema(api.alice, {"type": "object", "properties": properties})
     assert response.status_code == 400, response.text
     assert "schema.properties.x" in response.json()["error"]
     assert "surrogate" in response.text

@@ -64,7 +64,7 @@ def test_a_killed_shard_is_taken_over_from_its_checkpoint(workdir, fake_gateway,
     job_id = JOB_LINE.search(process.stderr.readline()).group(1)
     deadline = time.monotonic() + 150
     while asyncio.run(_read(postgres_url, job_id))[1] < total * 0.5:
-        assert process.poll() is None and time.monotonic() < deadline
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
         time.sleep(0.2)
     process.kill()  # kill -9 while it holds the shard
     process.wait()
