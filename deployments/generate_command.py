@@ -32,6 +32,7 @@ from datagems_core.jobs.repository import create_job, read_details, read_job
 from datagems_core.jobs.shard_run import describe_error
 from datagems_core.jobs.shards import peers_for
 from datagems_core.jobs.transitions import clear_cancel
+from datagems_core.jobs.views import cost_line
 from datagems_core.output.exports import export_to_path, format_for_path
 from datagems_core.quality.gate_config import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,
@@ -339,6 +340,7 @@ async def _run(settings: Settings, job_id: str, out: Path | None) -> Job:
             raise CommandFailed(f"job {job_id} stopped: {describe_error(failure)}")
         for line in render_quality(await quality_report(store, files, job)):
             _say(f"quality: {line}")
+        _say(cost_line(job, job.tokens, accepted=job.total_ok))
         if job.status == "succeeded":
             await _write(store, files, job, target)
         return job

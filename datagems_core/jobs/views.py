@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from datagems_core.billing.pricing import cost_usd
+from datagems_core.billing.pricing import cost_usd, format_usd
 from datagems_core.clock import parse_iso
 from datagems_core.errors import FileStoreError, NotFound
 from datagems_core.files.base import FileStore
@@ -98,6 +98,17 @@ def describe_cost(job: Job, tokens: Tokens, *, ok: int) -> dict[str, Any]:
         "price": job.price.to_record() if job.price else None,
         "model": job.model,
     }
+
+
+def cost_line(job: Job, tokens: Tokens, *, accepted: int) -> str:
+    """`cost $0.0123 ($0.00062 per accepted record)`, or why it is unknown, for people to read."""
+    cost = describe_cost(job, tokens, ok=accepted)
+    if cost["usd"] is None:
+        why = "no price for its gateway" if job.price is None else "the gateway reported no usage"
+        return f"cost unknown ({why})"
+    per = cost["perAcceptedRecordUsd"]
+    each = f" ({format_usd(per)} per accepted record)" if per is not None else ""
+    return f"cost {format_usd(cost['usd'])}{each}"
 
 
 def _public_record(stored: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import polars as pl
 from datagems_core.files.base import FileStore
 from datagems_core.jobs.models import Job, Totals
 from datagems_core.jobs.stored_records import iter_ok_records
+from datagems_core.jobs.views import cost_line
 from datagems_core.store.base import KVStore
 
 SAMPLE_ROWS = 20_000
@@ -153,6 +154,8 @@ def render_run_summary(job: Job, totals: Totals) -> str:
                 f"| {totals.attempts} | {totals.tokens.prompt} | {totals.tokens.completion} "
                 f"| {totals.tokens.total} |",
                 "",
+                f"{_sentence(cost_line(job, totals.tokens, accepted=totals.total_ok))}.",
+                "",
                 f"Failure reasons, fields and records: `GET /api/jobs/{job.id}` ({reasons} failed "
                 "attempts recorded).",
             ]
@@ -182,3 +185,7 @@ def _short(text: str, limit: int = 40) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]

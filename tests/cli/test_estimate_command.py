@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tests.cli.test_generate_command import cli_env, generate_args, run_cli
 from tests.core.jobs.engine_factories import PERSON_SCHEMA
@@ -43,3 +44,15 @@ def test_cost_budget_without_a_price_is_refused_before_anything_runs(tmp_path, f
     done = run_cli(args, cwd=tmp_path, env=env)
     assert done.returncode == 1
     assert "maxCostUsd needs a price" in done.stderr
+
+
+def test_a_run_ends_with_its_cost(tmp_path, prefect_server, fake_gateway):
+    (tmp_path / "person.schema.json").write_text(json.dumps(PERSON_SCHEMA))
+    env = cli_env(
+        DATAGEMS_INFERENCE_INPUT_PRICE_PER_MTOK="2",
+        DATAGEMS_INFERENCE_OUTPUT_PRICE_PER_MTOK="8",
+    )
+    args = generate_args("out.jsonl", 3, "--gateway", fake_gateway.openai_base)
+    done = run_cli(args, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^cost \$[0-9.]+ \(\$[0-9.e-]+ per accepted record\)$", done.stderr, re.M)
