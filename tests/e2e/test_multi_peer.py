@@ -34,6 +34,7 @@ from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.models import Job, Shard
 from datagems_core.jobs.repository import create_job, read_job, read_shards
 from datagems_core.jobs.stored_records import iter_ok_records
+from datagems_core.quality.gate_config import GateConfig
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 from flows.generate_dataset import generate_dataset
@@ -75,6 +76,8 @@ def _run_job(cluster: PeerCluster, total_records: int) -> tuple[Job, FlowRun]:
             schema=PEOPLE_SCHEMA,
             total_records=total_records,
             peers=list(PEERS),
+            # the fake gateways' records share their words: no near-duplicate replacements here
+            gates=GateConfig(near_duplicate_threshold=None),
         ),
     )
     parent = cluster.ask_prefect(

@@ -127,6 +127,9 @@ def test_a_job_runs_on_a_worker_with_only_postgres_and_prefect_shared(
     server = machines.start("server", ["server"], DATAGEMS_PREFECT_PORT=str(prefect_port))
     machines.wait_healthy(f"{api_url}/health", server, "the Prefect server")
     machines.base_env["PREFECT_API_URL"] = api_url
+    # The server's door: every other machine gets its generated auth string (docs/running.md).
+    secret = (machines.root / "server" / "prefect-auth-string").read_text().strip()
+    machines.base_env["PREFECT_API_AUTH_STRING"] = secret
     # Once, from any machine: the deployments onto the work pool.
     machines.run("deployer", ["deploy"])
     # Machine 2: a worker. Machine 3: the API, without a runner of its own.
