@@ -93,8 +93,15 @@ def test_a_killed_flow_run_process_resumes_and_makes_every_record_once(stack, cl
     assert indices == list(range(total))  # each record once
     crashed = stack.ask_prefect(lambda c: c.read_flow_run(UUID(job["flowRunId"])))
     assert crashed.state.is_crashed(), crashed.state
-    resumed = stack.ask_prefect(lambda c: c.read_flow_run(UUID(view["job"]["flowRunId"])))
-    assert resumed.state.is_completed() and "resumed" in resumed.tags
+    resumed_id = UUID(view["job"]["flowRunId"])
+
+    def resumed_run_completed():
+        run = stack.ask_prefect(lambda c: c.read_flow_run(resumed_id))
+        # the job is written succeeded before the run publishes its summary and completes
+        return run if run.state.is_completed() else None
+
+    resumed = wait_for(resumed_run_completed, timeout=60, what="the resumed run to complete")
+    assert "resumed" in resumed.tags
 
 
 def test_a_job_that_keeps_crashing_fails_with_the_reason_and_retry_finishes_it(
