@@ -25,12 +25,11 @@ from datagems_core.billing.pricing import Price, cost_usd
 from datagems_core.clock import now_iso
 from datagems_core.config.settings import Settings
 from datagems_core.datasets.definitions import DatasetDefinition
-from datagems_core.datasets.record_maker import RecordResult, RecordSpec, open_record_maker
-from datagems_core.inference.choice import gateway_for_choice, resolve_judge_gateway
+from datagems_core.datasets.record_maker import RecordResult, RecordSpec
+from datagems_core.inference.choice import gateway_for_choice
 from datagems_core.jobs.candidates import default_max_candidates
 from datagems_core.jobs.models import Job, JobDetails
-from datagems_core.quality.judge import open_judge
-from datagems_core.quality.screen import CandidateScreen
+from datagems_core.quality.screen import open_screened_maker
 from datagems_core.store.base import KVStore
 from datagems_core.stored_model import StoredModel
 
@@ -118,30 +117,11 @@ async def run_sample(
         created_at=stamp,
     )
     gateway = await gateway_for_choice(store, settings, owner, definition.inference)
-    judge_config = definition.gates.judge
     async with AsyncExitStack() as stack:
-        maker = await stack.enter_async_context(
-            open_record_maker(settings=settings, spec=spec, gateway=gateway)
-        )
-        judge = None
-        if judge_config is not None:
-            judge_gateway = await resolve_judge_gateway(store, settings, details, judge_config)
-            judge = await stack.enter_async_context(
-                open_judge(
-                    settings=settings,
-                    config=judge_config,
-                    gateway=judge_gateway,
-                    instructions=definition.instructions,
-                )
-            )
-        screen = CandidateScreen(
-            store=store,
-            job=job,
-            gates=definition.gates,
-            schema=definition.schema,
-            judge=judge,
-            min_score=judge_config.min_score if judge_config else 1,
-        )
+        maker, screen = await open_screened_maker(
+            stack, store=store, settings=settings, job=job, details=details, spec=spec,
+            gateway=gateway,
+        )  # fmt: skip
 
         async def one(index: int) -> tuple[RecordResult, float]:
             started = time.perf_counter()

@@ -31,11 +31,10 @@ from datagems_core.datasets.record_maker import (
     RecordMaker,
     RecordResult,
     RecordSpec,
-    open_record_maker,
 )
 from datagems_core.errors import DatagemsError
 from datagems_core.files.base import FileStore
-from datagems_core.inference.choice import resolve_gateway, resolve_judge_gateway
+from datagems_core.inference.choice import resolve_gateway
 from datagems_core.jobs.candidates import CandidatePlan, budget_message, shard_budget
 from datagems_core.jobs.checkpoints import ShardProgress, save_shard
 from datagems_core.jobs.models import InferenceChoice, Job, JobDetails, Shard
@@ -48,8 +47,7 @@ from datagems_core.jobs.shard_loop import (
     SystemicFailure,
     UnitRunner,
 )
-from datagems_core.quality.judge import open_judge
-from datagems_core.quality.screen import CandidateScreen
+from datagems_core.quality.screen import open_screened_maker
 from datagems_core.store.base import KVStore
 
 __all__ = [
@@ -175,29 +173,15 @@ async def _run_candidates(
         seed=details.seed,
     )
     ceiling = gateway.ceiling if gateway else _mock_ceiling(settings, details.inference)
-    judge_config = details.gates.judge
     async with AsyncExitStack() as stack:
-        maker = await stack.enter_async_context(
-            open_record_maker(settings=settings, spec=spec, gateway=gateway, store=store)
-        )
-        judge = None
-        if judge_config is not None:
-            judge_gateway = await resolve_judge_gateway(store, settings, details, judge_config)
-            judge = await stack.enter_async_context(
-                open_judge(
-                    settings=settings,
-                    config=judge_config,
-                    gateway=judge_gateway,
-                    instructions=details.instructions,
-                )
-            )
-        screen = CandidateScreen(
+        maker, screen = await open_screened_maker(
+            stack,
             store=store,
+            settings=settings,
             job=plan.job,
-            gates=details.gates,
-            schema=details.json_schema,
-            judge=judge,
-            min_score=judge_config.min_score if judge_config else 1,
+            details=details,
+            spec=spec,
+            gateway=gateway,
         )
         await screen.rebuild(files)
 

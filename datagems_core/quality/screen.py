@@ -14,17 +14,26 @@ the store (`gate_claims`) so shards running elsewhere cannot accept the same rec
 from __future__ import annotations
 
 import dataclasses
+from contextlib import AsyncExitStack
 from typing import Any
 
-from datagems_core.datasets.record_maker import RecordResult
+from datagems_core.config.settings import Settings
+from datagems_core.datasets.record_maker import (
+    RecordMaker,
+    RecordResult,
+    RecordSpec,
+    open_record_maker,
+)
 from datagems_core.files.base import FileStore
-from datagems_core.jobs.models import Job
+from datagems_core.inference.choice import resolve_judge_gateway
+from datagems_core.inference.gateway import GatewayConfig
+from datagems_core.jobs.models import Job, JobDetails
 from datagems_core.jobs.schedules import list_version_jobs
 from datagems_core.jobs.stored_records import iter_ok_records
 from datagems_core.quality.claims import claim
 from datagems_core.quality.gate_config import GateConfig
 from datagems_core.quality.gates import GateIndex, Rejection
-from datagems_core.quality.judge import Judge
+from datagems_core.quality.judge import Judge, open_judge
 from datagems_core.store.base import KVStore
 
 
@@ -101,3 +110,41 @@ def _rejected(result: RecordResult, rejection: Rejection) -> RecordResult:
     return dataclasses.replace(
         result, ok=False, error=f"{rejection.gate}: {rejection.reason}", gate=rejection.gate
     )
+
+
+async def open_screened_maker(
+    stack: AsyncExitStack,
+    *,
+    store: KVStore,
+    settings: Settings,
+    job: Job,
+    details: JobDetails,
+    spec: RecordSpec,
+    gateway: GatewayConfig | None,
+) -> tuple[RecordMaker, CandidateScreen]:
+    """A record maker for `spec` and the screen of `details`' gates (with its judge, when it has
+    one), both closed with `stack`: how a shard and an estimate make candidates alike."""
+    maker = await stack.enter_async_context(
+        open_record_maker(settings=settings, spec=spec, gateway=gateway, store=store)
+    )
+    judge_config = details.gates.judge
+    judge = None
+    if judge_config is not None:
+        judge_gateway = await resolve_judge_gateway(store, settings, details, judge_config)
+        judge = await stack.enter_async_context(
+            open_judge(
+                settings=settings,
+                config=judge_config,
+                gateway=judge_gateway,
+                instructions=details.instructions,
+            )
+        )
+    screen = CandidateScreen(
+        store=store,
+        job=job,
+        gates=details.gates,
+        schema=details.json_schema,
+        judge=judge,
+        min_score=judge_config.min_score if judge_config else 1,
+    )
+    return maker, screen
