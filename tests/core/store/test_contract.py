@@ -11,6 +11,7 @@ import pytest
 import pytest_asyncio
 
 from datagems_core.errors import BadRequest
+from datagems_core.jobs.shard_lease import hold_shard
 from datagems_core.store.base import GuardedWrites, KVStore, hash_field_key
 from datagems_core.store.cstore import CStoreStore
 from datagems_core.store.memory import MemoryStore
@@ -226,7 +227,11 @@ def test_composed_key_matches_the_node_format():
 
 async def test_set_if_writes_only_while_the_guard_holds(store, ns):
     if not isinstance(store, GuardedWrites):
-        pytest.skip(f"{store.name} has no atomic write (CStore cannot compare and set)")
+        # CStore has no compare-and-set: a shard there runs unleased, with the store itself.
+        assert isinstance(store, CStoreStore)
+        async with hold_shard(store, job_id="j", shard_key="s", owner="o", ttl_seconds=5) as held:
+            assert held is store
+        return
     guard = ns + "lease"
     assert await store.set_if(guard, {"owner": "a", "n": 1}, guard=guard, expected=None)
     assert not await store.set_if(guard, {"owner": "b"}, guard=guard, expected=None)
