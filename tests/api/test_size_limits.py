@@ -90,14 +90,18 @@ def test_record_pages_are_bounded_in_bytes(harness):
     job_id = _job(harness, 30)
     page = harness.alice.get(f"/api/jobs/{job_id}/records?limit=100").json()
     assert 1 <= len(page["records"]) < 30  # the byte cap, not the count, ended the page
-    assert page["nextOffset"] == len(page["records"]) and page["count"] == 30
+    # Exact N may have made replacement candidates: the page counts every candidate made.
+    made = page["count"]
+    assert page["nextOffset"] == len(page["records"]) and made >= 30
     seen = list(page["records"])
     while page["nextOffset"] is not None:
         page = harness.alice.get(
             f"/api/jobs/{job_id}/records?limit=100&offset={page['nextOffset']}"
         ).json()
         seen += page["records"]
-    assert [r["index"] for r in seen] == list(range(30))
+    indexes = [r["index"] for r in seen]
+    assert len(seen) == made and indexes == sorted(set(indexes))  # each once, in order
+    assert sum(r["ok"] for r in seen) == 30
 
 
 def test_deleting_a_job_deletes_its_files(harness):
