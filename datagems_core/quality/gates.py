@@ -7,7 +7,9 @@
         index.add(prints)
 
 Near duplicates are found with MinHash LSH (datasketch) over character 5-grams of the record's
-text (its string values), and confirmed by the signatures' estimated Jaccard similarity.
+text (its scalar values: strings, numbers, booleans), and confirmed by the signatures' estimated
+Jaccard similarity. Numbers count so that two short records that share a name but differ in every
+figure are not called the same record; `uniqueFields` is the gate for a value that must not repeat.
 """
 
 from __future__ import annotations
@@ -59,19 +61,25 @@ def normalise_value(value: Any) -> str:
 
 
 def record_text(data: Any) -> str:
-    """The record's string values, in order, lower-cased and joined by single spaces."""
-    return " ".join(" ".join(_strings(data)).split()).casefold()
+    """The record's scalar values (null aside), in order, lower-cased and joined by spaces."""
+    return " ".join(" ".join(_scalars(data)).split()).casefold()
 
 
-def _strings(value: Any) -> Iterator[str]:
+def _scalars(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
+    elif isinstance(value, bool):
+        yield "true" if value else "false"
+    elif isinstance(value, int):
+        yield str(value)
+    elif isinstance(value, float):  # 71 and 71.0 read the same
+        yield str(int(value)) if value.is_integer() else repr(value)
     elif isinstance(value, dict):
         for item in value.values():
-            yield from _strings(item)
+            yield from _scalars(item)
     elif isinstance(value, list):
         for item in value:
-            yield from _strings(item)
+            yield from _scalars(item)
 
 
 def shingles(text: str) -> set[bytes]:

@@ -87,6 +87,16 @@ def test_near_duplicates_need_the_threshold_and_can_be_turned_off():
     assert off.find_duplicate(off.fingerprint(near)) is None
 
 
+def test_near_duplicates_compare_every_scalar_not_only_the_strings():
+    index = GateIndex(GateConfig(), SCHEMA)
+    index.add_record({"name": "coral", "age": 71, "plan": "pro", "active": True})
+    differs = {"name": "coral", "age": 5, "plan": "pro", "active": False}
+    assert index.find_duplicate(index.fingerprint(differs)) is None
+    same_text = {"name": "Coral ", "age": 71.0, "plan": "pro", "active": True}
+    rejection = index.find_duplicate(index.fingerprint(same_text))
+    assert rejection is not None and rejection.gate == "near_duplicate"
+
+
 @pytest.mark.parametrize(
     ("gates", "field"),
     [
