@@ -239,6 +239,11 @@ async def _keep_renewed(store: KVStore, fenced: FencedStore, ttl: float) -> None
             log.warning("renewing %s failed, trying again: %s", fenced.lease.key, exc.message)
 
 
+def unfenced(store: KVStore) -> KVStore:
+    """The store under a shard's fence, for writes that need no lease (cross-shard claims)."""
+    return store.inner if isinstance(store, FencedStore) else store
+
+
 def _guarded(store: KVStore) -> GuardedWrites:
     if not isinstance(store, GuardedWrites):
         raise StoreError(

@@ -4,11 +4,17 @@
 
 Shards of one job may run at once in different processes (peers), so an in-memory index cannot
 see the other shards' records. Before accepting a candidate, a shard claims its exact fingerprint
-and each unique-field value: a claim held by another index means a duplicate. The store has no
-compare-and-set, so a claim is read, written if free, and read back: of two writers that race,
-the later write wins and the earlier writer reads it back and yields. (Two writers whose
-read-write-read sequences do not overlap at all cannot both see the claim free.) A claim written
-by the same index again (a shard redoing an uncommitted candidate after a restart) is its own.
+and each unique-field value: a claim held by another index means a duplicate.
+
+On a store with an atomic write (SQLite, PostgreSQL: `set_if`) a claim is written only if absent,
+so of two shards racing for one claim exactly one wins, however their calls interleave. Ratio1
+CStore has no compare-and-set: there a claim is read, written if free, and read back, and of two
+writers that race the later write wins and the earlier reads it back and yields (two writers
+whose read-write-read sequences overlap can both win; CStore jobs run one shard per peer, each
+on its own gateway, where that window is small). A claim written by the same index again (a
+shard redoing an uncommitted candidate after a restart) is its own. Claims are reservations, not
+fenced by the shard's lease: a writer that lost its lease may leave a claim for a candidate that
+never lands, which can only make a later look-alike count as a duplicate.
 Only jobs with more than one shard pay for claims; one shard's index is complete in memory and
 rebuilt from its checkpoints on resume.
 """
@@ -18,8 +24,9 @@ from __future__ import annotations
 import hashlib
 
 from datagems_core.jobs.repository import claims_hkey
+from datagems_core.jobs.shard_lease import unfenced
 from datagems_core.quality.gates import Fingerprints, Rejection
-from datagems_core.store.base import KVStore
+from datagems_core.store.base import GuardedWrites, KVStore, hash_field_key
 
 
 def claim_fields(prints: Fingerprints) -> list[tuple[str, Rejection]]:
@@ -41,6 +48,14 @@ def claim_fields(prints: Fingerprints) -> list[tuple[str, Rejection]]:
 async def claim(store: KVStore, job_id: str, index: int, prints: Fingerprints) -> Rejection | None:
     """Claim the candidate's fingerprints for `index`; the rejection when one is held by another."""
     hkey = claims_hkey(job_id)
+    inner = unfenced(store)
+    if isinstance(inner, GuardedWrites):
+        for field, rejection in claim_fields(prints):
+            key = hash_field_key(hkey, field)
+            if not await inner.set_if(key, index, guard=key, expected=None):
+                if await inner.hget(hkey, field) != index:
+                    return rejection
+        return None
     for field, rejection in claim_fields(prints):
         holder = await store.hget(hkey, field)
         if holder is not None and holder != index:

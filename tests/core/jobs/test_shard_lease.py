@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 
 from datagems_core.clock import now_ms
 from datagems_core.errors import StoreError
@@ -26,12 +24,8 @@ from datagems_core.jobs.shard_lease import (
 )
 from datagems_core.jobs.shard_run import run_shard
 from datagems_core.jobs.stored_records import iter_result_chunks
-from datagems_core.store.base import KVStore
 from datagems_core.store.cstore import CStoreStore
 from datagems_core.store.memory import MemoryStore
-from datagems_core.store.postgres import PostgresStore
-from datagems_core.store.postgres_pool import PostgresPool
-from datagems_core.store.sqlite import SqliteStore
 from tests.core.jobs.engine_factories import make_files, make_job, make_settings
 
 
@@ -41,26 +35,6 @@ class Clock:
 
     def __call__(self) -> int:
         return self.ms
-
-
-@pytest_asyncio.fixture(loop_scope="function", params=["memory", "sqlite", "postgres"])
-async def stores(request, tmp_path) -> AsyncIterator[tuple[KVStore, KVStore]]:
-    """Two handles on one store, as two workers would have (one for memory: one process)."""
-    if request.param == "memory":
-        one = MemoryStore()
-        pair: tuple[KVStore, KVStore] = (one, one)
-    elif request.param == "sqlite":
-        path = tmp_path / "store.sqlite3"
-        pair = (SqliteStore(path=path), SqliteStore(path=path))
-    else:
-        url = request.getfixturevalue("postgres_url")
-        pair = (
-            PostgresStore(pool=PostgresPool(url=url)),
-            PostgresStore(pool=PostgresPool(url=url)),
-        )
-    yield pair
-    for store in set(pair):
-        await store.close()
 
 
 @pytest.fixture
