@@ -7,8 +7,9 @@
 Order: lint, then duplicates (exact, unique fields, near) against what is accepted, then the
 judge (the costly call, only for candidates that could still be accepted), then duplicates once
 more and the claim, with no await between the last check and adding to the index, so two
-candidates of one process never both pass. Jobs with several shards also claim fingerprints in
-the store (`gate_claims`) so shards running elsewhere cannot accept the same record.
+candidates of one process never both pass. Jobs with several shards also claim fingerprints,
+unique values and MinHash bands in the store (`quality.claims`) so shards running elsewhere
+cannot accept the same record, nor one nearly the same.
 """
 
 from __future__ import annotations
@@ -98,7 +99,13 @@ class CandidateScreen:
             return _rejected(result, rejection)
         self.index.add(prints)
         if self.is_shared:
-            rejection = await claim(self.store, self.job.id, result.index, prints)
+            rejection = await claim(
+                self.store,
+                self.job.id,
+                result.index,
+                prints,
+                near_threshold=self.index.gates.near_duplicate_threshold,
+            )
             if rejection is not None:
                 return _rejected(result, rejection)
         return result

@@ -78,3 +78,33 @@ async def test_a_fenced_shard_claims_through_its_fence(stores):
     fenced = FencedStore(a, lease)
     assert await claim(fenced, job_id, 1, _prints("Cy")) is None
     assert (await claim(a, job_id, 2, _prints("Cy"))) is not None
+
+
+def _near_prints(text: str):
+    return GateIndex(GateConfig(), SCHEMA).fingerprint({"name": text})
+
+
+BIO = "Runs a small bakery by the harbour and sings in the choir on Sundays with her sister"
+
+
+async def test_a_near_duplicate_in_another_shard_is_refused_and_a_different_record_is_not(stores):
+    a, b = stores
+    job_id = f"job_{uuid.uuid4().hex[:8]}"
+    assert await claim(a, job_id, 1, _near_prints(BIO), near_threshold=0.9) is None
+    rejection = await claim(b, job_id, 2, _near_prints(BIO + "."), near_threshold=0.9)
+    assert rejection is not None and rejection.gate == "near_duplicate"
+    other = _near_prints("Repairs vintage motorcycles in a garage outside the city walls")
+    assert await claim(b, job_id, 3, other, near_threshold=0.9) is None
+    assert await claim(b, job_id, 4, _near_prints(BIO + "!"), near_threshold=None) is None
+
+
+async def test_of_look_alikes_racing_in_two_shards_at_most_one_is_accepted(stores):
+    a, b = Interleaving(stores[0]), Interleaving(stores[1], write_delay=0.01)
+    job_id = f"job_{uuid.uuid4().hex[:8]}"
+    for round_ in range(10):
+        text = f"{BIO} number {round_}"
+        results = await asyncio.gather(
+            claim(a, job_id, 2 * round_, _near_prints(text), near_threshold=0.9),
+            claim(b, job_id, 2 * round_ + 1, _near_prints(text + "."), near_threshold=0.9),
+        )
+        assert sum(r is None for r in results) <= 1, results
