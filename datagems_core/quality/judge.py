@@ -4,8 +4,10 @@
         verdict = await j.judge(record)   # Verdict(score=4, reasons=[...])
 
 The reply is asked for with structured output (`{score, reasons}`) and retried like any call. A
-judge that stays down raises InferenceError, which fails the job: a candidate is never accepted
-unjudged. With the built-in mock gateway the verdict is a deterministic score drawn from the
+judge that stays down (no attempt got a reply) raises InferenceError, which fails the job: a
+candidate is never accepted unjudged. A judge that replies but gives no valid verdict after its
+retries and re-ask (a small model's score of 0, prose) is a verdict without a score: the screen
+rejects that candidate and the job goes on within its candidate budget. With the built-in mock gateway the verdict is a deterministic score drawn from the
 record's fingerprint (so mock jobs exercise the gate), and says so in its reasons.
 """
 
@@ -45,7 +47,7 @@ _JUDGE_PARAMETERS = {"temperature": 0.0}
 
 @dataclass
 class Verdict:
-    score: int
+    score: int | None  # None: the judge replied, but with no valid verdict
     reasons: list[str]
     usage: TokenUsage = field(default_factory=TokenUsage)
 
@@ -78,8 +80,12 @@ class ModelJudge:
     async def judge(self, record: dict[str, Any]) -> Verdict:
         line = encode_message("user", "Record:\n" + json.dumps(record, ensure_ascii=False))
         answer = await ask_for_object(self.client, self.template, [line], _check_verdict)
-        if answer.value is None:
+        if answer.value is None and answer.is_systemic:
             raise InferenceError(f"the judge failed: {answer.error}")
+        if answer.value is None:
+            return Verdict(
+                score=None, reasons=[f"no valid verdict: {answer.error}"], usage=answer.usage
+            )
         reasons = [str(r)[:300] for r in answer.value.get("reasons") or []][:5]
         return Verdict(score=int(answer.value["score"]), reasons=reasons, usage=answer.usage)
 

@@ -88,8 +88,10 @@ class CandidateScreen:
             result = dataclasses.replace(
                 result, verdict=verdict.to_json(), usage=result.usage + verdict.usage
             )
+            why = "; ".join(verdict.reasons) or "no reasons given"
+            if verdict.score is None:
+                return _rejected(result, Rejection("judge", f"the judge gave {why}"))
             if verdict.score < self.min_score:
-                why = "; ".join(verdict.reasons) or "no reasons given"
                 return _rejected(
                     result,
                     Rejection("judge", f"judge score {verdict.score} < {self.min_score}: {why}"),

@@ -195,8 +195,8 @@ def test_a_rest_job_with_a_judge_on_the_real_model_ends_with_a_quality_report(
         return view if view["job"]["status"] in ("succeeded", "failed") else None
 
     view = wait_for(finished, timeout=600, what=f"job {job_id}", log=stack.runner_log)
-    assert view["job"]["status"] == "succeeded", view["job"]
     report = client.get(f"/api/jobs/{job_id}/quality").json()
+    assert view["job"]["status"] == "succeeded", (view["job"].get("error"), report)
     assert report["accepted"] == 4
     assert sum(report["judgeScores"].values()) >= 4  # every accepted candidate was judged
     assert all(1 <= int(score) <= 5 for score in report["judgeScores"])
