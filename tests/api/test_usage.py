@@ -150,6 +150,27 @@ def test_quota_routes_check_input_and_rights(env):
     assert missing.status_code == 404
 
 
+def test_admin_reads_every_users_usage_against_their_quota(env):
+    _made(env, env.alice, total=2)
+    env.admin.put("/api/admin/users/bob/quota", json={"tokens": 10**9}, headers=CSRF)
+    answer = env.admin.get("/api/admin/quotas")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["month"] == month_of()
+    by_user = {q["user"]: q for q in body["quotas"]}
+    assert {"alice", "bob", "admin"} <= set(by_user)
+    alice = env.alice.get("/api/usage").json()
+    assert by_user["alice"]["usedTokens"] == alice["reports"][0]["totals"]["totalTokens"] > 0
+    assert by_user["bob"]["quota"] == {
+        "tokens": 10**9,
+        "costUsd": None,
+        "records": None,
+        "isDefault": False,
+    }
+    assert env.alice.get("/api/admin/quotas").status_code == 403
+    env.admin.put("/api/admin/users/bob/quota", json={"reset": True}, headers=CSRF)
+
+
 def test_profile_prices_are_checked_and_shown(env):
     url = "/api/user/settings"
     one = env.alice.post(
