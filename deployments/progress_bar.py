@@ -18,10 +18,12 @@ POLL_SECONDS = 0.5
 
 
 def spend_text(tokens: Tokens, price: Price | None) -> str:
-    """`12,345 tokens $0.0031`, or `12,345 tokens cost unknown` when the job has no price."""
+    """`12,345 tokens $0.0031`, or `cost unknown` without a price; `~12,345 tokens` when some
+    were counted from sizes because the gateway reported no usage (their cost is unknown)."""
     cost = cost_usd(prompt=tokens.prompt, completion=tokens.completion, price=price)
-    shown = format_usd(cost) if cost is not None else "cost unknown"
-    return f"{tokens.prompt + tokens.completion:,} tokens {shown}"
+    shown = format_usd(cost) if cost is not None and not tokens.estimated else "cost unknown"
+    about = "~" if tokens.estimated else ""
+    return f"{about}{tokens.prompt + tokens.completion:,} tokens {shown}"
 
 
 class ProgressBar:

@@ -332,3 +332,40 @@ def test_estimate_without_a_price_says_cost_unknown_and_checks_its_body(tmp_path
             "/api/jobs/estimate", json={**body, "totalRecords": 0}, headers=CSRF
         )
         assert bad.status_code == 400 and "totalRecords" in bad.text
+
+
+def test_a_gateway_without_usage_is_counted_from_sizes_and_a_token_budget_still_stops(
+    env, fake_gateway_process
+):
+    fake_gateway_process.configure(omit_usage=True)
+    try:
+        probe = _made(env, env.bob, total=2)
+        tokens = probe["tokens"]
+        # counted from the request and reply sizes, marked estimated, never silently zero
+        assert tokens["total"] > 0 and tokens["estimated"] == tokens["total"]
+        assert probe["cost"]["usd"] is None and probe["cost"]["usageReported"] is False
+        assert probe["cost"]["tokensEstimated"] == tokens["total"]
+        records = env.bob.get(f"/api/jobs/{probe['job']['id']}/records").json()["records"]
+        assert all(r["tokens"]["estimated"] == r["tokens"]["total"] > 0 for r in records)
+
+        per_record = tokens["total"] / 2
+        budget = int(per_record * 4.5)
+        response = _job(env.bob, total=20, maxTokens=budget, inference={"concurrency": 2})
+        assert response.status_code == 201, response.text
+        view = _wait_finished(env, env.bob, response.json()["job"]["id"])
+        assert view["job"]["status"] == "failed"
+        assert view["job"]["error"].startswith("budget reached: ")
+        assert 4 <= view["progress"]["ok"] < 20
+        assert view["tokens"]["total"] <= budget + 2 * per_record * 1.5
+
+        usage = env.bob.get("/api/usage").json()["reports"][0]["totals"]
+        assert usage["estimatedTokens"] >= tokens["total"] + view["tokens"]["total"]
+
+        body = {"title": "P", "instructions": "Customers", "schema": PEOPLE_SCHEMA}
+        answer = env.bob.post("/api/jobs/estimate", json={**body, "totalRecords": 50}, headers=CSRF)
+        assert answer.status_code == 200, answer.text
+        estimate = answer.json()
+        assert estimate["tokensEstimated"] is True and estimate["costKnown"] is False
+        assert estimate["costUsd"] is None and estimate["tokens"]["expected"] > 0
+    finally:
+        fake_gateway_process.reset()

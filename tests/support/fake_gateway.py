@@ -26,6 +26,7 @@ with `POST /__fake/config` (merged; `POST /__fake/reset` restores the start conf
                                "llama_cpp" (500 naming response_format, as llama-cpp-python),
                                "400", "422" (a plain 400/422) or "ignore" (a prose reply)
 - api_key                      require `Authorization: Bearer <api_key>`
+- omit_usage                   send no `usage` block (as some self-hosted servers do)
 
 `GET /__fake/stats` reports counts by path, outcome, response_format type and form, and the last
 request bodies (never the Authorization header).
@@ -66,6 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "refuse_forms": [],
     "refusal": "llama_cpp",
     "api_key": None,
+    "omit_usage": False,
 }
 # What llama-cpp-python 0.3 answers to a response_format of type json_schema (HTTP 500).
 LLAMA_CPP_REFUSAL = (
@@ -321,6 +323,8 @@ def build_app(gateway: FakeGateway) -> web.Application:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+        if gateway.config["omit_usage"]:
+            del reply["usage"]
         return web.json_response(_wrap_ratio1(reply, content) if is_ratio1 else reply)
 
     async def models(_: web.Request) -> web.Response:

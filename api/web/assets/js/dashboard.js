@@ -129,7 +129,10 @@ function showEstimate(panel, estimate) {
   const span = (range, format) =>
     range.expected == null ? `unknown (up to ${format(range.high)})` : `${format(range.expected)} (${format(range.low)} to ${format(range.high)})`;
   const pct = (value) => `${Math.round(value * 100)}%`;
-  const cost = estimate.costUsd ? span(estimate.costUsd, formatUsd) : "unknown (no price for this gateway)";
+  const unknown = estimate.tokensEstimated
+    ? "unknown (the gateway reports no usage: tokens estimated from sizes)"
+    : "unknown (no price for this gateway)";
+  const cost = estimate.costUsd ? span(estimate.costUsd, formatUsd) : unknown;
   fill(
     panel,
     el("strong", { text: `Estimate for ${formatNumber(estimate.totalRecords)} records: ` }),
