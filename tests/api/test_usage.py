@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from datagems_core.billing.ledger import month_of
+from datagems_core.files.local import LocalFileStore
+from datagems_core.jobs.schedules import create_version_job, read_schedule
 from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
 from tests.support.api_fixtures import CSRF
 
@@ -369,3 +373,46 @@ def test_a_gateway_without_usage_is_counted_from_sizes_and_a_token_budget_still_
         assert estimate["costUsd"] is None and estimate["tokens"]["expected"] > 0
     finally:
         fake_gateway_process.reset()
+
+
+def test_a_schedule_budget_stops_each_version_and_is_checked_like_a_jobs(env):
+    base = {
+        "title": "Weekly people",
+        "instructions": "Fictional customers of a software shop",
+        "schema": PEOPLE_SCHEMA,
+        "totalRecords": 20,
+        "cron": "0 6 * * 1",
+    }
+    bad = env.bob.post("/api/schedules", json={**base, "maxTokens": 0}, headers=CSRF)
+    assert bad.status_code == 400 and bad.json()["details"]["field"] == "maxTokens"
+    probe = _made(env, env.bob, total=2)
+    per_record = probe["tokens"]["total"] / 2
+    budget = int(per_record * 4.5)
+    created = env.bob.post(
+        "/api/schedules",
+        json={**base, "maxTokens": budget, "inference": {"concurrency": 2}},
+        headers=CSRF,
+    )
+    assert created.status_code == 201, created.text
+    schedule = created.json()["schedule"]
+    assert (schedule["maxTokens"], schedule["maxCostUsd"]) == (budget, None)
+    patched = env.bob.patch(
+        f"/api/schedules/{schedule['id']}", json={"maxCostUsd": 1000}, headers=CSRF
+    )
+    assert patched.json()["schedule"]["maxTokens"] == budget  # untouched fields stay
+    for build_id in ("run-a", "run-b"):  # each version gets the whole budget
+        job = _build_version(env, schedule["id"], build_id)
+        assert (job.max_tokens, job.max_cost_usd) == (budget, 1000)
+        view = _wait_finished(env, env.bob, job.id)
+        assert view["job"]["status"] == "failed", view["job"]
+        assert f"of {budget:,} tokens" in view["job"]["error"]
+        assert view["tokens"]["total"] <= budget + 2 * per_record * 1.5
+
+
+def _build_version(env, schedule_id, build_id):
+    async def build():
+        schedule = await read_schedule(env.store, schedule_id)
+        files = LocalFileStore(root=env.settings.data_dir / "files")
+        return await create_version_job(env.store, files, env.settings, schedule, build_id=build_id)
+
+    return asyncio.run(build())
