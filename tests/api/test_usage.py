@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -364,6 +365,12 @@ def test_a_gateway_without_usage_is_counted_from_sizes_and_a_token_budget_still_
 
         usage = env.bob.get("/api/usage").json()["reports"][0]["totals"]
         assert usage["estimatedTokens"] >= tokens["total"] + view["tokens"]["total"]
+        metrics = env.admin.get("/metrics").text
+        counted = re.search(
+            r'datagems_usage_estimated_tokens_total\{user="bob",model="fake-model"\} (\d+)',
+            metrics,
+        )
+        assert counted and int(counted.group(1)) == usage["estimatedTokens"]
 
         body = {"title": "P", "instructions": "Customers", "schema": PEOPLE_SCHEMA}
         answer = env.bob.post("/api/jobs/estimate", json={**body, "totalRecords": 50}, headers=CSRF)
