@@ -32,6 +32,7 @@ def _set_member_quota(page: WebDriver, site: Site, tokens: str) -> None:
 
 
 def test_admin_sets_a_quota_and_the_member_sees_usage_against_it(page: WebDriver, site: Site):
+    console_errors(page)  # only this test's: the session's browser kept earlier tests' errors
     sign_in(page, site, ADMIN, ADMIN_PASSWORD)
     _set_member_quota(page, site, "5000000")
     wait_for_text(page, f"{MEMBER_ROW} [data-quota='tokens']", "of 5,000,000")
