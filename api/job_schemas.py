@@ -269,7 +269,9 @@ class RecordsPublic(ApiModel):
     next_offset: int | None = None
 
 
-class ScheduleCreate(DefinitionFields, GateFields):
+class ScheduleCreate(DefinitionFields, GateFields, SpendFields):
+    """A definition built on a cron; `maxTokens` / `maxCostUsd` are each version's budget."""
+
     model_config = ConfigDict(
         json_schema_extra={
             **DRAFT_OR_FIELDS,
@@ -295,6 +297,8 @@ class SchedulePatch(ApiRequest):
     inference: InferenceRequest | None = None
     seed: Seed | None = None
     total_records: RecordCount | None = None
+    max_tokens: int | None = Field(None, strict=True)
+    max_cost_usd: float | None = Field(None, allow_inf_nan=False)
     cron: Cron | None = None
     timezone: TimeZone | None = None
     active: StrictBool | None = None

@@ -86,6 +86,7 @@ async def _estimate(
             model=billed.billed_model or "default",
             prompt=sum(r.usage.prompt for r in run.results),
             completion=sum(r.usage.completion for r in run.results),
+            estimated=sum(r.usage.estimated for r in run.results),
             price=billed.price,
             kind="estimate",
         )
@@ -110,6 +111,8 @@ def describe(estimate: Estimate) -> list[str]:
 
     rejected = ", ".join(f"{n} {gate}" for gate, n in sorted(estimate.rejected.items()))
     cost = "unknown (no price: set DATAGEMS_INFERENCE_*_PRICE_PER_MTOK)"
+    if estimate.tokens_estimated:
+        cost = "unknown (the gateway reports no usage: tokens estimated at 4 bytes a token)"
     if estimate.cost_usd is not None:
         cost = span(estimate.cost_usd, format_usd)
     return [

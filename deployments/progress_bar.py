@@ -1,4 +1,5 @@
-"""The CLI's live progress bar: accepted of N, rejected, records/s and ETA, from the shard records."""
+"""The CLI's live progress bar: accepted of N, rejected, records/s, ETA and the running cost,
+from the shard records."""
 
 from __future__ import annotations
 
@@ -8,11 +9,21 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from datagems_core.jobs.models import Job, sum_shards
+from datagems_core.billing.pricing import Price, cost_usd, format_usd
+from datagems_core.jobs.models import Job, Tokens, sum_shards
 from datagems_core.jobs.repository import read_shards
 from datagems_core.store.base import KVStore
 
 POLL_SECONDS = 0.5
+
+
+def spend_text(tokens: Tokens, price: Price | None) -> str:
+    """`12,345 tokens $0.0031`, or `cost unknown` without a price; `~12,345 tokens` when some
+    were counted from sizes because the gateway reported no usage (their cost is unknown)."""
+    cost = cost_usd(prompt=tokens.prompt, completion=tokens.completion, price=price)
+    shown = format_usd(cost) if cost is not None and not tokens.estimated else "cost unknown"
+    about = "~" if tokens.estimated else ""
+    return f"{about}{tokens.prompt + tokens.completion:,} tokens {shown}"
 
 
 class ProgressBar:
@@ -20,6 +31,7 @@ class ProgressBar:
 
     def __init__(self, job: Job, *, console: Console) -> None:
         self.job_id = job.id
+        self.price = job.price
         self.total = job.total_records
         self.start_done: int | None = None
         self.started = time.monotonic()
@@ -30,10 +42,18 @@ class ProgressBar:
             TextColumn("accepted {task.fields[ok]}  rejected {task.fields[failed]}"),
             TextColumn("{task.fields[rate]} rec/s"),
             TimeRemainingColumn(),
+            TextColumn("{task.fields[spend]}"),
             console=console,
             transient=False,
         )
-        self.task: TaskID = self.bar.add_task(job.title, total=self.total, ok=0, failed=0, rate="-")
+        self.task: TaskID = self.bar.add_task(
+            job.title,
+            total=self.total,
+            ok=0,
+            failed=0,
+            rate="-",
+            spend=spend_text(job.tokens, job.price),
+        )
         self.bar.start()
 
     async def follow(self, store: KVStore) -> None:
@@ -54,6 +74,7 @@ class ProgressBar:
             ok=totals.total_ok,
             failed=totals.total_failed,
             rate=f"{rate:.1f}" if rate else "-",
+            spend=spend_text(totals.tokens, self.price),
         )
 
     def stop(self) -> None:

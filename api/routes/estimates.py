@@ -38,6 +38,7 @@ async def estimate_job_route(
         model=checked.definition.inference.billed_model or "default",
         prompt=sum(r.usage.prompt for r in run.results),
         completion=sum(r.usage.completion for r in run.results),
+        estimated=sum(r.usage.estimated for r in run.results),
         price=checked.definition.inference.price,
         kind="estimate",
     )

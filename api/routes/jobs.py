@@ -128,6 +128,7 @@ async def draft_job_schema(
         model=choice.billed_model or "default",
         prompt=usage.prompt,
         completion=usage.completion,
+        estimated=usage.estimated,
         price=choice.price,
     )
     schema, warnings = sanitize_schema(drafted)

@@ -24,6 +24,7 @@ from api.job_schemas import (
 )
 from api.openapi import errors
 from api.schemas import Ok
+from datagems_core.billing.budgets import check_budget
 from datagems_core.clock import now_iso
 from datagems_core.datasets.definitions import (
     build_definition,
@@ -96,6 +97,9 @@ async def create_schedule(
         gates=body.to_gates(),
     )
     max_candidates = check_max_candidates(settings, total, body.max_candidates)
+    check_budget(
+        max_tokens=body.max_tokens, max_cost_usd=body.max_cost_usd, price=definition.inference.price
+    )
     stamp = now_iso()
     schedule = Schedule(
         id=new_schedule_id(),
@@ -110,6 +114,8 @@ async def create_schedule(
         total_records=total,
         gates=definition.gates,
         max_candidates=max_candidates,
+        max_tokens=body.max_tokens,
+        max_cost_usd=body.max_cost_usd,
         cron=cron,
         timezone=timezone,
         active=body.active,
@@ -173,6 +179,9 @@ async def update_schedule(
         gates=current.gates,  # checked again: the schema may have changed
     )
     total = body.total_records if body.total_records is not None else current.total_records
+    max_tokens = body.max_tokens if body.max_tokens is not None else current.max_tokens
+    max_cost = body.max_cost_usd if body.max_cost_usd is not None else current.max_cost_usd
+    check_budget(max_tokens=max_tokens, max_cost_usd=max_cost, price=definition.inference.price)
     updated = current.model_copy(
         update={
             "title": definition.title,
@@ -185,6 +194,8 @@ async def update_schedule(
             "seed": body.seed if body.seed is not None else current.seed,
             "total_records": check_total_records(settings, total),
             "max_candidates": check_max_candidates(settings, total, current.max_candidates),
+            "max_tokens": max_tokens,
+            "max_cost_usd": max_cost,
             "cron": check_cron(body.cron) if body.cron is not None else current.cron,
             "timezone": check_timezone(body.timezone) if body.timezone else current.timezone,
             "active": body.active if body.active is not None else current.active,

@@ -10,6 +10,7 @@ from pydantic import Field
 from api.deps import AdminUser, CurrentUser, KVStoreDep, SettingsDep
 from api.openapi import errors
 from api.schemas import ApiModel, ApiRequest
+from datagems_core.accounts.administration import list_accounts
 from datagems_core.accounts.users import get_user
 from datagems_core.billing.ledger import (
     UsageReport,
@@ -32,6 +33,13 @@ class UsagePublic(ApiModel):
     month: str
     reports: list[UsageReport]
     quota: QuotaStatus | None = None
+
+
+class QuotasPublic(ApiModel):
+    """Every account's quota next to what it used this month."""
+
+    month: str
+    quotas: list[QuotaStatus]
 
 
 class QuotaUpdate(ApiRequest):
@@ -70,6 +78,17 @@ async def read_usage_route(
     if target != "*" and chosen == month_of():
         status = await quota_status(store, settings, target)
     return UsagePublic(month=chosen, reports=reports, quota=status)
+
+
+@router.get("/api/admin/quotas", summary="Read every user's quota and usage", responses=errors(403))
+async def read_quotas_route(
+    admin: AdminUser, settings: SettingsDep, store: KVStoreDep
+) -> QuotasPublic:
+    """This month's usage of each account against its quota (what the admin page shows)."""
+    del admin
+    accounts = await list_accounts(store, settings)
+    statuses = [await quota_status(store, settings, a.username) for a in accounts]
+    return QuotasPublic(month=month_of(), quotas=statuses)
 
 
 @router.get(

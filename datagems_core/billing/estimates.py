@@ -65,6 +65,7 @@ class Estimate(StoredModel):
     price: Price | None
     model: str | None
     cost_known: bool
+    tokens_estimated: bool = False  # the gateway reported no usage: tokens counted from sizes
     method: str = "Wilson 95% interval on acceptance, mean +/- 1.96 s.e. on tokens (docs/cost.md)"
 
 
@@ -177,8 +178,9 @@ def project(
         part = round(whole * share_prompt)
         return cost_usd(prompt=part, completion=whole - part, price=price)
 
+    estimated = any(r.usage.estimated for r in results)
     costs = None
-    if price is not None:
+    if price is not None and not estimated:
         costs = Range(
             expected=dollars(tokens.expected), low=dollars(tokens.low), high=dollars(tokens.high)
         )
@@ -215,10 +217,13 @@ def project(
             high=seconds_for(cand_high),
         ),
         sample_tokens=sample_prompt + sample_completion,
-        sample_cost_usd=cost_usd(prompt=sample_prompt, completion=sample_completion, price=price),
+        sample_cost_usd=None
+        if estimated
+        else cost_usd(prompt=sample_prompt, completion=sample_completion, price=price),
         price=price,
         model=model,
-        cost_known=price is not None,
+        cost_known=price is not None and not estimated,
+        tokens_estimated=estimated,
     )
 
 

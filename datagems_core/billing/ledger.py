@@ -11,6 +11,9 @@ writer whenever it writes the job. Those totals are sums over the shard records,
 calls whose records were checkpointed, so a resume, a retry or a second worker never counts a call
 twice and a call lost in a crash counts at most once. A job's usage belongs to the month the job
 was created in. A schema draft's entry (`draft:{id}`) is written once by the request that made it.
+
+Tokens a gateway did not report are counted from sizes (`inference/usage.py`) and kept in
+`estimatedTokens`: they count against quotas, but their cost stays unknown.
 """
 
 from __future__ import annotations
@@ -63,8 +66,9 @@ class UsageEntry(StoredModel):
     model: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    estimated_tokens: int = 0  # counted from sizes: the gateway reported no usage
     accepted_records: int = 0
-    cost_usd: float | None = None  # None: no price known
+    cost_usd: float | None = None  # None: no price known, or the tokens are estimated
     updated_at: str = Field(default_factory=now_iso)
 
 
@@ -75,6 +79,7 @@ class ModelUsage(StoredModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    estimated_tokens: int = 0
     accepted_records: int = 0
     cost_usd: float | None = None
     unpriced_tokens: int = 0
@@ -87,6 +92,7 @@ class ModelUsage(StoredModel):
         self.prompt_tokens += entry.prompt_tokens
         self.completion_tokens += entry.completion_tokens
         self.total_tokens += tokens
+        self.estimated_tokens += entry.estimated_tokens
         self.accepted_records += entry.accepted_records
         if entry.cost_usd is None:
             self.unpriced_tokens += tokens
@@ -117,10 +123,11 @@ def job_entry(job: Job) -> UsageEntry:
         model=job.model or "default",
         prompt_tokens=prompt,
         completion_tokens=completion,
+        estimated_tokens=job.tokens.estimated,
         accepted_records=job.total_ok,
         # records made with no usage reported: the cost is unknown, not zero
         cost_usd=None
-        if prompt + completion == 0
+        if prompt + completion == 0 or job.tokens.estimated
         else cost_usd(prompt=prompt, completion=completion, price=job.price),
     )
 
@@ -142,6 +149,7 @@ async def record_draft_usage(
     prompt: int,
     completion: int,
     price: Price | None,
+    estimated: int = 0,
     kind: Literal["draft", "estimate"] = "draft",
 ) -> None:
     """Count a schema draft's (or an estimate's) model calls to the user who asked for it."""
@@ -153,7 +161,8 @@ async def record_draft_usage(
         model=model,
         prompt_tokens=prompt,
         completion_tokens=completion,
-        cost_usd=cost_usd(prompt=prompt, completion=completion, price=price),
+        estimated_tokens=estimated,
+        cost_usd=None if estimated else cost_usd(prompt=prompt, completion=completion, price=price),
     )
     month = month_of()
     await store.hset(usage_hkey(owner, month), f"{kind}:{entry.ref}", entry.to_record())
@@ -188,6 +197,7 @@ async def usage_by_user_and_model(store: KVStore) -> list[tuple[str, ModelUsage]
                 total.prompt_tokens += line.prompt_tokens
                 total.completion_tokens += line.completion_tokens
                 total.total_tokens += line.total_tokens
+                total.estimated_tokens += line.estimated_tokens
                 total.accepted_records += line.accepted_records
                 total.unpriced_tokens += line.unpriced_tokens
                 if line.cost_usd is not None:

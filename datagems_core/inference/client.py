@@ -32,6 +32,7 @@ from datagems_core.inference.redaction import (
     redact_url,
 )
 from datagems_core.inference.retry import parse_retry_after
+from datagems_core.inference.usage import estimate_usage
 from datagems_core.inference.wire import (
     Reply,
     ReplyError,
@@ -126,7 +127,10 @@ class InferenceClient:
             self.limiter.release(ticket, overloaded=overloaded)
         if self.log_requests:
             self._log(body, response)
-        return self._classify(response)
+        reply = self._classify(response)
+        if reply.usage.total == 0:  # no usage reported: count the call from its sizes
+            return Reply(content=reply.content, usage=estimate_usage(body, reply.content))
+        return reply
 
     async def _post(self, body: bytes) -> httpx.Response:
         request = httpx.Request(

@@ -143,6 +143,7 @@ class ShardProgress:
         reasons = dict(shard.failure_reasons)
         rejected = dict(shard.rejected)
         prompt, completion, total = shard.tokens.prompt, shard.tokens.completion, shard.tokens.total
+        estimated = shard.tokens.estimated
         attempts = shard.attempts
         for result in results:
             if result.ok:
@@ -155,6 +156,7 @@ class ShardProgress:
             prompt += result.usage.prompt
             completion += result.usage.completion
             total += result.usage.total
+            estimated += result.usage.estimated
             attempts += result.attempts
             self._done_above.add(self.position_of(result.index))
         next_index = shard.next_index
@@ -167,7 +169,9 @@ class ShardProgress:
                 "generated_failed": failed,
                 "failure_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
                 "rejected": dict(sorted(rejected.items(), key=lambda kv: -kv[1])),
-                "tokens": Tokens(prompt=prompt, completion=completion, total=total),
+                "tokens": Tokens(
+                    prompt=prompt, completion=completion, total=total, estimated=estimated
+                ),
                 "attempts": attempts,
                 "next_index": next_index,
                 "done_above": sorted(self._done_above),

@@ -142,6 +142,11 @@ def _render_usage(lines: list[str], usage: list[tuple[str, ModelUsage]]) -> None
         ],
     )
     counter(
+        "datagems_usage_estimated_tokens_total",
+        "Of those tokens, the ones counted from sizes (the gateway reported no usage).",
+        [(labels(u, line.model), line.estimated_tokens) for u, line in usage],
+    )
+    counter(
         "datagems_usage_cost_usd_total",
         "Cost in USD of the priced tokens, by user and model.",
         [(labels(u, line.model), line.cost_usd or 0.0) for u, line in usage],

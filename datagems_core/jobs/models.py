@@ -22,6 +22,7 @@ class Tokens(StoredModel):
     prompt: int = 0
     completion: int = 0
     total: int = 0
+    estimated: int = 0  # of `total`, counted from sizes: the gateway reported no usage
 
 
 class IndexRange(StoredModel):
@@ -174,6 +175,7 @@ def sum_shards(shards: list[Shard]) -> Totals:
             prompt=sum(s.tokens.prompt for s in shards),
             completion=sum(s.tokens.completion for s in shards),
             total=sum(s.tokens.total for s in shards),
+            estimated=sum(s.tokens.estimated for s in shards),
         ),
         attempts=sum(s.attempts for s in shards),
         structured_output=next((s.structured_output for s in shards if s.structured_output), None),

@@ -65,6 +65,9 @@ class Schedule(StoredModel):
     total_records: int
     gates: GateConfig = Field(default_factory=GateConfig)
     max_candidates: int | None = None
+    # a spend budget for each version (each version's job gets it whole)
+    max_tokens: int | None = None
+    max_cost_usd: float | None = None
     cron: str
     timezone: str = "UTC"
     active: bool = True
@@ -220,6 +223,8 @@ async def create_version_job(
         version=claim.version,
         gates=schedule.gates,
         max_candidates=schedule.max_candidates,
+        max_tokens=schedule.max_tokens,
+        max_cost_usd=schedule.max_cost_usd,
         meta={"scheduleId": schedule.id, "version": claim.version, "buildId": build_id},
     )
     await _write_version(store, schedule.id, claim.model_copy(update={"job_id": job.id}))

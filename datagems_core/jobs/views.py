@@ -83,7 +83,7 @@ async def describe_job(store: KVStore, files: FileStore, job: Job) -> dict[str, 
 def describe_cost(job: Job, tokens: Tokens, *, ok: int) -> dict[str, Any]:
     """What the job cost so far at the price it was created with; None values = unknown."""
     spent = cost_usd(prompt=tokens.prompt, completion=tokens.completion, price=job.price)
-    if tokens.total == 0 and ok:  # the gateway reported no usage: unknown, not free
+    if (tokens.total == 0 and ok) or tokens.estimated:  # no usage reported: unknown, not free
         spent = None
     per_record = round(spent / ok, 8) if spent is not None and ok else None
     projected = None
@@ -92,7 +92,8 @@ def describe_cost(job: Job, tokens: Tokens, *, ok: int) -> dict[str, Any]:
     return {
         "usd": spent,
         "known": spent is not None,
-        "usageReported": tokens.total > 0 or ok == 0,
+        "usageReported": (tokens.total > 0 or ok == 0) and not tokens.estimated,
+        "tokensEstimated": tokens.estimated,
         "perAcceptedRecordUsd": per_record,
         "projectedUsd": projected,
         "price": job.price.to_record() if job.price else None,
@@ -105,6 +106,8 @@ def cost_line(job: Job, tokens: Tokens, *, accepted: int) -> str:
     cost = describe_cost(job, tokens, ok=accepted)
     if cost["usd"] is None:
         why = "no price for its gateway" if job.price is None else "the gateway reported no usage"
+        if job.price is not None and tokens.estimated:
+            why += f"; {tokens.estimated:,} tokens estimated from sizes"
         return f"cost unknown ({why})"
     per = cost["perAcceptedRecordUsd"]
     each = f" ({format_usd(per)} per accepted record)" if per is not None else ""

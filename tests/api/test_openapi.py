@@ -191,6 +191,7 @@ def test_every_operation_answers_as_documented(env, document, fake_gateway, smtp
     assert alice.get("/api/usage").status_code == 200
     assert admin.get("/api/usage", params={"user": "*"}).status_code == 200
     assert admin.get("/api/admin/users/alice/quota").status_code == 200
+    assert admin.get("/api/admin/quotas").status_code == 200
     quota = admin.put("/api/admin/users/alice/quota", json={"records": 1000}, headers=CSRF)
     assert quota.status_code == 200
     assert admin.get("/api/admin/users/nobody/quota").status_code == 404

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+
 import pytest
 
 from datagems_core.billing.ledger import month_of
+from datagems_core.files.local import LocalFileStore
+from datagems_core.jobs.schedules import create_version_job, read_schedule
 from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
 from tests.support.api_fixtures import CSRF
 
@@ -148,6 +153,27 @@ def test_quota_routes_check_input_and_rights(env):
     assert bad.status_code == 400 and "costUsd" in bad.text
     missing = env.admin.put("/api/admin/users/nobody/quota", json={"records": 5}, headers=CSRF)
     assert missing.status_code == 404
+
+
+def test_admin_reads_every_users_usage_against_their_quota(env):
+    _made(env, env.alice, total=2)
+    env.admin.put("/api/admin/users/bob/quota", json={"tokens": 10**9}, headers=CSRF)
+    answer = env.admin.get("/api/admin/quotas")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["month"] == month_of()
+    by_user = {q["user"]: q for q in body["quotas"]}
+    assert {"alice", "bob", "admin"} <= set(by_user)
+    alice = env.alice.get("/api/usage").json()
+    assert by_user["alice"]["usedTokens"] == alice["reports"][0]["totals"]["totalTokens"] > 0
+    assert by_user["bob"]["quota"] == {
+        "tokens": 10**9,
+        "costUsd": None,
+        "records": None,
+        "isDefault": False,
+    }
+    assert env.alice.get("/api/admin/quotas").status_code == 403
+    env.admin.put("/api/admin/users/bob/quota", json={"reset": True}, headers=CSRF)
 
 
 def test_profile_prices_are_checked_and_shown(env):
@@ -311,3 +337,89 @@ def test_estimate_without_a_price_says_cost_unknown_and_checks_its_body(tmp_path
             "/api/jobs/estimate", json={**body, "totalRecords": 0}, headers=CSRF
         )
         assert bad.status_code == 400 and "totalRecords" in bad.text
+
+
+def test_a_gateway_without_usage_is_counted_from_sizes_and_a_token_budget_still_stops(
+    env, fake_gateway_process
+):
+    fake_gateway_process.configure(omit_usage=True)
+    try:
+        probe = _made(env, env.bob, total=2)
+        tokens = probe["tokens"]
+        # counted from the request and reply sizes, marked estimated, never silently zero
+        assert tokens["total"] > 0 and tokens["estimated"] == tokens["total"]
+        assert probe["cost"]["usd"] is None and probe["cost"]["usageReported"] is False
+        assert probe["cost"]["tokensEstimated"] == tokens["total"]
+        records = env.bob.get(f"/api/jobs/{probe['job']['id']}/records").json()["records"]
+        assert all(r["tokens"]["estimated"] == r["tokens"]["total"] > 0 for r in records)
+
+        per_record = tokens["total"] / 2
+        budget = int(per_record * 4.5)
+        response = _job(env.bob, total=20, maxTokens=budget, inference={"concurrency": 2})
+        assert response.status_code == 201, response.text
+        view = _wait_finished(env, env.bob, response.json()["job"]["id"])
+        assert view["job"]["status"] == "failed"
+        assert view["job"]["error"].startswith("budget reached: ")
+        assert 4 <= view["progress"]["ok"] < 20
+        assert view["tokens"]["total"] <= budget + 2 * per_record * 1.5
+
+        usage = env.bob.get("/api/usage").json()["reports"][0]["totals"]
+        assert usage["estimatedTokens"] >= tokens["total"] + view["tokens"]["total"]
+        metrics = env.admin.get("/metrics").text
+        counted = re.search(
+            r'datagems_usage_estimated_tokens_total\{user="bob",model="fake-model"\} (\d+)',
+            metrics,
+        )
+        assert counted and int(counted.group(1)) == usage["estimatedTokens"]
+
+        body = {"title": "P", "instructions": "Customers", "schema": PEOPLE_SCHEMA}
+        answer = env.bob.post("/api/jobs/estimate", json={**body, "totalRecords": 50}, headers=CSRF)
+        assert answer.status_code == 200, answer.text
+        estimate = answer.json()
+        assert estimate["tokensEstimated"] is True and estimate["costKnown"] is False
+        assert estimate["costUsd"] is None and estimate["tokens"]["expected"] > 0
+    finally:
+        fake_gateway_process.reset()
+
+
+def test_a_schedule_budget_stops_each_version_and_is_checked_like_a_jobs(env):
+    base = {
+        "title": "Weekly people",
+        "instructions": "Fictional customers of a software shop",
+        "schema": PEOPLE_SCHEMA,
+        "totalRecords": 20,
+        "cron": "0 6 * * 1",
+    }
+    bad = env.bob.post("/api/schedules", json={**base, "maxTokens": 0}, headers=CSRF)
+    assert bad.status_code == 400 and bad.json()["details"]["field"] == "maxTokens"
+    probe = _made(env, env.bob, total=2)
+    per_record = probe["tokens"]["total"] / 2
+    budget = int(per_record * 4.5)
+    created = env.bob.post(
+        "/api/schedules",
+        json={**base, "maxTokens": budget, "inference": {"concurrency": 2}},
+        headers=CSRF,
+    )
+    assert created.status_code == 201, created.text
+    schedule = created.json()["schedule"]
+    assert (schedule["maxTokens"], schedule["maxCostUsd"]) == (budget, None)
+    patched = env.bob.patch(
+        f"/api/schedules/{schedule['id']}", json={"maxCostUsd": 1000}, headers=CSRF
+    )
+    assert patched.json()["schedule"]["maxTokens"] == budget  # untouched fields stay
+    for build_id in ("run-a", "run-b"):  # each version gets the whole budget
+        job = _build_version(env, schedule["id"], build_id)
+        assert (job.max_tokens, job.max_cost_usd) == (budget, 1000)
+        view = _wait_finished(env, env.bob, job.id)
+        assert view["job"]["status"] == "failed", view["job"]
+        assert f"of {budget:,} tokens" in view["job"]["error"]
+        assert view["tokens"]["total"] <= budget + 2 * per_record * 1.5
+
+
+def _build_version(env, schedule_id, build_id):
+    async def build():
+        schedule = await read_schedule(env.store, schedule_id)
+        files = LocalFileStore(root=env.settings.data_dir / "files")
+        return await create_version_job(env.store, files, env.settings, schedule, build_id=build_id)
+
+    return asyncio.run(build())

@@ -103,3 +103,9 @@ def test_gates_cases_deliver_every_record(stack: Stack):
     noisy = lines["N=40 15% invalid 15% duplicate"]
     assert noisy.figures["valid"] == "40/40"
     assert int(noisy.figures["candidates"]) > 40  # the noise cost replacements
+
+
+def test_accounting_runs_on_and_off_side_by_side(stack: Stack):
+    off, on = run_benches(stack, names=["accounting"], profile=SMOKE)
+    assert off.figures["valid"] == on.figures["valid"] == "30/30"
+    assert float(on.figures["x off"]) > 0 and on.target is not None

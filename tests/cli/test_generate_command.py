@@ -286,6 +286,23 @@ def test_a_spent_budget_exits_non_zero_and_resume_with_a_larger_one_delivers_n(
     assert max(seen.values()) == 1 and len(seen) == 22  # 12 rejected + 10 accepted candidates
 
 
+def test_the_progress_bar_shows_the_running_tokens_and_cost(workdir, fake_gateway):
+    args = generate_args("x.jsonl", 6, "--gateway", fake_gateway.openai_base, "--model", "m")
+    env = cli_env(
+        COLUMNS="240",  # one bar line, as on a wide terminal
+        DATAGEMS_INFERENCE_INPUT_PRICE_PER_MTOK="2",
+        DATAGEMS_INFERENCE_OUTPUT_PRICE_PER_MTOK="8",
+    )
+    result = run_cli(args, cwd=workdir, env=env)
+    assert result.returncode == 0, result.stderr
+    bar = next(line for line in result.stderr.splitlines() if "rec/s" in line)
+    spend = re.search(r"([\d,]+) tokens (\$[\d.]+)", bar)
+    assert spend, bar
+    assert int(spend.group(1).replace(",", "")) > 0
+    assert spend.group(2) != "$0.00"
+    assert re.search(r"cost \$[\d.]+ ", result.stderr)  # and the end line agrees it is known
+
+
 def test_an_unknown_unique_field_is_refused_in_one_line(workdir):
     result = run_cli(generate_args("x.csv", 3, "--unique", "nickname"), cwd=workdir)
     assert result.returncode == 1

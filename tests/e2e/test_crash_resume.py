@@ -1,5 +1,7 @@
 """A job whose own flow-run process is killed (kill -9, as the out-of-memory killer does) resumes
-from its checkpoint in a new run without anyone asking, and ends with every record made once.
+from its checkpoint in a new run without anyone asking, and ends with every record made once and
+every call billed at most once: what the job and the usage ledger count is what the gateway
+reported, less only the calls whose records the crash lost.
 """
 
 from __future__ import annotations
@@ -76,10 +78,17 @@ def _records(client, job_id):
     return body["records"]
 
 
-def test_a_killed_flow_run_process_resumes_and_makes_every_record_once(stack, client, gateway):
+def _month_tokens(client) -> int:
+    return int(client.get("/api/usage").json()["reports"][0]["totals"]["totalTokens"])
+
+
+def test_a_killed_flow_run_process_resumes_makes_every_record_once_and_bills_each_call_once(
+    stack, client, gateway
+):
     gateway.configure(latency_ms=60)
-    total = 100
-    job = _create(client, "Crash-proof people", total)
+    total, concurrency = 100, 2
+    ledger_before = _month_tokens(client)
+    job = _create(client, "Crash-proof people", total, concurrency)
     _wait_until_done(stack, client, job["id"], 10)
     process = _flow_run_process(stack, job["flowRunId"])
     os.kill(process.pid, signal.SIGKILL)  # as the out-of-memory killer does
@@ -89,8 +98,24 @@ def test_a_killed_flow_run_process_resumes_and_makes_every_record_once(stack, cl
     assert view["job"]["resumes"] == 1
     assert (view["job"]["totalOk"], view["job"]["totalFailed"]) == (total, 0)
     assert view["job"]["flowRunId"] != job["flowRunId"]
-    indices = [r["index"] for r in _records(client, job["id"])]
+    records = _records(client, job["id"])
+    indices = [r["index"] for r in records]
     assert indices == list(range(total))  # each record once
+
+    # Billing: the gateway's own count against the job's and the ledger's.
+    reported = gateway.stats()["usage"]
+    billed = view["tokens"]
+    assert billed["estimated"] == 0 and billed["total"] > 0
+    assert billed["total"] == sum(r["tokens"]["total"] for r in records)
+    assert _month_tokens(client) - ledger_before == billed["total"]  # the ledger agrees
+    calls = sum(r["attempts"] for r in records)
+    lost = reported["replies"] - calls
+    # never counted twice; lost: at most the calls not yet checkpointed when the process died
+    window = (stack.settings.update_every_k + concurrency) * len(view["shards"])
+    assert 0 <= lost <= window, (reported, calls, window)
+    gateway_tokens = reported["prompt_tokens"] + reported["completion_tokens"]
+    per_call = max(r["tokens"]["total"] for r in records)
+    assert 0 <= gateway_tokens - billed["total"] <= lost * per_call, (gateway_tokens, billed)
     crashed = stack.ask_prefect(lambda c: c.read_flow_run(UUID(job["flowRunId"])))
     assert crashed.state.is_crashed(), crashed.state
     resumed_id = UUID(view["job"]["flowRunId"])

@@ -26,9 +26,11 @@ with `POST /__fake/config` (merged; `POST /__fake/reset` restores the start conf
                                "llama_cpp" (500 naming response_format, as llama-cpp-python),
                                "400", "422" (a plain 400/422) or "ignore" (a prose reply)
 - api_key                      require `Authorization: Bearer <api_key>`
+- omit_usage                   send no `usage` block (as some self-hosted servers do)
 
-`GET /__fake/stats` reports counts by path, outcome, response_format type and form, and the last
-request bodies (never the Authorization header).
+`GET /__fake/stats` reports counts by path, outcome, response_format type and form, the replies
+that reported usage with the tokens they reported (`usage`), and the last request bodies (never
+the Authorization header).
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
     "refuse_forms": [],
     "refusal": "llama_cpp",
     "api_key": None,
+    "omit_usage": False,
 }
 # What llama-cpp-python 0.3 answers to a response_format of type json_schema (HTTP 500).
 LLAMA_CPP_REFUSAL = (
@@ -91,6 +94,7 @@ class FakeGateway:
         self.by_outcome: Counter[str] = Counter()
         self.by_format: Counter[str] = Counter()
         self.by_form: Counter[str] = Counter()
+        self.usage: Counter[str] = Counter()  # replies with usage, and the tokens they reported
         self.bodies: deque[Any] = deque(maxlen=50)
         self.pools: dict[str, list[dict[str, Any]]] = {}
         self.last_record: dict[str, Any] | None = None
@@ -121,6 +125,7 @@ class FakeGateway:
             "by_outcome": dict(self.by_outcome),
             "by_format": dict(self.by_format),
             "by_form": dict(self.by_form),
+            "usage": dict(self.usage),
             "bodies": list(self.bodies),
             "config": {**self.config, "script": list(self.script)},
         }
@@ -321,6 +326,12 @@ def build_app(gateway: FakeGateway) -> web.Application:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+        if gateway.config["omit_usage"]:
+            del reply["usage"]
+        else:
+            gateway.usage.update(
+                replies=1, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+            )
         return web.json_response(_wrap_ratio1(reply, content) if is_ratio1 else reply)
 
     async def models(_: web.Request) -> web.Response:

@@ -46,7 +46,7 @@ async def test_create_job_writes_job_index_details_and_shards(store, tmp_path):
     assert stored["status"] == "queued"
     assert stored["totalRecords"] == 10
     assert stored["createdAt"].endswith("Z")
-    assert stored["tokens"] == {"prompt": 0, "completion": 0, "total": 0}
+    assert stored["tokens"] == {"prompt": 0, "completion": 0, "total": 0, "estimated": 0}
     assert set(stored) >= {
         "id",
         "owner",

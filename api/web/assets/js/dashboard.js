@@ -6,6 +6,7 @@ import { definitionForm } from "./definition_form.js";
 import { formatDuration, formatNumber, formatTime, formatUsd, jobCostUsd } from "./format.js";
 import { isActive, jobUrl, progressBar, statusBadge } from "./jobs_view.js";
 import { startPage } from "./layout.js";
+import { quotaCards } from "./usage_view.js";
 
 const PAGE_SIZE = 20;
 
@@ -82,12 +83,18 @@ function run({ config, me }) {
     try {
       const everyone = isAdmin && allJobs.checked;
       const query = `offset=${offset}&limit=${PAGE_SIZE}${everyone ? "&all=true" : ""}`;
-      const [jobs, metrics] = await Promise.all([api(`/api/jobs?${query}`), api("/api/metrics")]);
+      const [jobs, metrics, usage] = await Promise.all([
+        api(`/api/jobs?${query}`),
+        api("/api/metrics"),
+        api("/api/usage"),
+      ]);
       if (!jobs.jobs.length && offset > 0) {
         offset = Math.max(0, offset - PAGE_SIZE);
         return refresh();
       }
       fill(byId("metrics"), metricCards(metrics.metrics, config.showFailures));
+      if (usage.quota) fill(byId("my-usage"), quotaCards(usage.quota));
+      byId("usage-month").textContent = `${usage.month} (UTC)`;
       fill(
         jobList,
         jobs.jobs.length
@@ -122,7 +129,10 @@ function showEstimate(panel, estimate) {
   const span = (range, format) =>
     range.expected == null ? `unknown (up to ${format(range.high)})` : `${format(range.expected)} (${format(range.low)} to ${format(range.high)})`;
   const pct = (value) => `${Math.round(value * 100)}%`;
-  const cost = estimate.costUsd ? span(estimate.costUsd, formatUsd) : "unknown (no price for this gateway)";
+  const unknown = estimate.tokensEstimated
+    ? "unknown (the gateway reports no usage: tokens estimated from sizes)"
+    : "unknown (no price for this gateway)";
+  const cost = estimate.costUsd ? span(estimate.costUsd, formatUsd) : unknown;
   fill(
     panel,
     el("strong", { text: `Estimate for ${formatNumber(estimate.totalRecords)} records: ` }),

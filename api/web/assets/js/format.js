@@ -39,10 +39,13 @@ export function formatUsd(value) {
   return `$${Number(value.toPrecision(3))}`;
 }
 
-/** What a job's tokens cost at the price it was created with; null when it has no price. */
+/**
+ * What a job's tokens cost at the price it was created with; null when it has no price or its
+ * tokens were estimated from sizes (the gateway reported no usage).
+ */
 export function jobCostUsd(job) {
   const price = job?.price;
   const tokens = job?.tokens;
-  if (!price || !tokens) return null;
+  if (!price || !tokens || tokens.estimated) return null;
   return ((tokens.prompt ?? 0) * price.inputPerMTok + (tokens.completion ?? 0) * price.outputPerMTok) / 1e6;
 }

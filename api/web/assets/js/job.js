@@ -129,7 +129,7 @@ function run({ config }) {
       ["Finished", formatTime(timings?.finishedAt ?? job.finishedAt)],
       ["Waited in queue", formatDuration(timings?.queuedMs)],
       ["Generation time", formatDuration(timings?.recordsDurationMs ?? job.recordsDurationMs)],
-      ["Tokens", `${formatNumber(tokens?.total)} (${formatNumber(tokens?.prompt)} prompt, ${formatNumber(tokens?.completion)} completion)`, "tokens"],
+      ["Tokens", `${formatNumber(tokens?.total)} (${formatNumber(tokens?.prompt)} prompt, ${formatNumber(tokens?.completion)} completion)${tokens?.estimated ? ", estimated from sizes: the gateway reports no usage" : ""}`, "tokens"],
       ["Cost", formatUsd(view.cost?.usd), "cost"],
       view.cost?.known ? ["Cost per accepted record", formatUsd(view.cost?.perAcceptedRecordUsd), "cost-per-record"] : null,
       view.cost?.projectedUsd != null ? ["Projected cost", formatUsd(view.cost.projectedUsd), "cost-projected"] : null,
