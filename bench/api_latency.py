@@ -23,13 +23,15 @@ from bench.measure import Span
 from bench.processes import emit_result, free_port, run_child, start_server, tree_cpu_seconds
 from bench.report import Line, show
 from bench.stack import Stack
-from bench.workload import INSTRUCTIONS, SCHEMA
+from bench.workload import INSTRUCTIONS
 from datagems_core.accounts.api_tokens import create_api_token
 from datagems_core.accounts.users import create_user
-from datagems_core.config.settings import Settings, load_settings
+from datagems_core.config.settings import Settings
 from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.repository import create_job
 from datagems_core.store.factory import open_store
+from tests.support.schemas import TICKET_SCHEMA
+from tests.support.settings import make_settings
 
 CLIENTS = 50
 REQUESTS_PER_ENDPOINT = 5000
@@ -55,7 +57,7 @@ async def write_jobs(settings: Settings, count: int) -> dict[str, Any]:
                 owner="bench",
                 title=f"bench job {i}",
                 instructions=INSTRUCTIONS,
-                schema=SCHEMA,
+                schema=TICKET_SCHEMA,
                 total_records=100,
                 peers=["local"],
                 seed=i,
@@ -120,7 +122,7 @@ def run(
     for n in sizes:
         case = stack.case_dir(f"api-{n}")
         env = stack.job_env(case / "data")
-        written = asyncio.run(write_jobs(load_settings(None, data_dir=case / "data"), n))
+        written = asyncio.run(write_jobs(make_settings(case / "data"), n))
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = start_server(

@@ -19,13 +19,14 @@ from typing import Any
 
 from bench.measure import Span
 from bench.processes import emit_result
-from bench.workload import INSTRUCTIONS, SCHEMA
+from bench.workload import INSTRUCTIONS
 from datagems_core.config.settings import get_settings
 from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.models import InferenceChoice
 from datagems_core.jobs.repository import create_job, read_job, read_shards
 from datagems_core.quality.gate_config import GateConfig
 from datagems_core.store.factory import open_store
+from tests.support.schemas import TICKET_SCHEMA
 
 
 async def create_bench_job(
@@ -52,7 +53,7 @@ async def create_bench_job(
             owner="bench",
             title=f"bench {records} records",
             instructions=INSTRUCTIONS,
-            schema=SCHEMA,
+            schema=TICKET_SCHEMA,
             total_records=records,
             peers=["local"],
             seed=1,

@@ -40,20 +40,11 @@ from datagems_core.inference.client import open_inference_client, request_header
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.inference.wire import StructuredForm, encode_message
 from tests.support.model_server import ModelServer, start_model_server
+from tests.support.schemas import CUSTOMER_SCHEMA
 
-SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "description": "the person's full name"},
-        "age": {"type": "integer", "minimum": 18, "maximum": 90},
-        "city": {"type": "string", "description": "the city they live in"},
-        "plan": {"type": "string", "enum": ["free", "pro", "team"]},
-    },
-    "required": ["name", "age", "city", "plan"],
-    "additionalProperties": False,
-}
-SPEC = RecordSpec(instructions="Fictional customers of a software shop.", schema=SCHEMA, seed=7)
+SPEC = RecordSpec(
+    instructions="Fictional customers of a software shop.", schema=CUSTOMER_SCHEMA, seed=7
+)
 TARGET_RATIO = 0.95
 ROUNDS = 2
 

@@ -25,13 +25,14 @@ from bench.workload import CONCURRENCY, LATENCY_MS
 from datagems_core.config.settings import load_settings
 from datagems_core.jobs.repository import read_shards
 from datagems_core.store.factory import open_store
+from tests.support.settings import make_settings
 
 KILL_AT = 0.5
 KILL_TIMEOUT_SECONDS = 300.0
 
 
 async def _committed(data_dir: Path, job_id: str) -> int:
-    settings = load_settings(None, data_dir=data_dir)
+    settings = make_settings(data_dir)
     store = open_store(settings)
     try:
         return sum(s.generated_ok + s.generated_failed for s in await read_shards(store, job_id))

@@ -31,9 +31,10 @@ from datagems_core.errors import SchemaError
 from datagems_core.files.local import LocalFileStore
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.jobs.repository import JOBS_HKEY, read_details, read_job
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
+from tests.api.flow_runner_fake import run_job_here, start_jobs_harness
 from tests.support.api_fixtures import CSRF
 from tests.support.hit_server import recording_server
+from tests.support.schemas import PEOPLE_SCHEMA
 
 
 @pytest.fixture(scope="module")

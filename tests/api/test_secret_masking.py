@@ -16,8 +16,9 @@ import pytest
 
 from datagems_core.errors import InferenceRejected
 from datagems_core.inference.redaction import REDACTED, SecretMaskingFilter, mask_secrets
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
+from tests.api.flow_runner_fake import run_job_here, start_jobs_harness
 from tests.support.api_fixtures import CSRF
+from tests.support.schemas import PEOPLE_SCHEMA
 
 # Two keys: one that looks like a key, one that only the key-in-use rule can catch.
 SK_KEY = "sk-live-0123456789abcdefSECRET"

@@ -32,7 +32,8 @@ from datagems_core.store.memory import MemoryStore
 from datagems_core.store.postgres import PostgresStore
 from datagems_core.store.postgres_pool import PostgresPool
 from datagems_core.store.sqlite import SqliteStore
-from tests.core.jobs.engine_factories import make_files, make_job, make_settings
+from tests.core.jobs.engine_factories import make_files, make_job
+from tests.support.settings import make_settings
 
 
 class Clock:
