@@ -19,8 +19,8 @@ import httpx
 import orjson
 from httpx_aiohttp import AiohttpTransport
 
+from bench.cases import emit_result
 from bench.measure import Span
-from bench.processes import emit_result
 from bench.workload import INSTRUCTIONS
 from datagems_core.datasets.prompts import RECORD_SYSTEM_PROMPT
 from tests.support.schemas import TICKET_SCHEMA

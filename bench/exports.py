@@ -16,9 +16,9 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from bench.cases import emit_result, run_child
 from bench.machine import CLIENT_CPU
 from bench.measure import Span
-from bench.processes import emit_result, run_child
 from bench.report import Line, show
 from bench.stack import Stack
 from bench.workload import INSTRUCTIONS

@@ -17,8 +17,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from bench.cases import emit_result
 from bench.measure import Span
-from bench.processes import emit_result
 from bench.workload import INSTRUCTIONS
 from datagems_core.config.settings import get_settings
 from datagems_core.files.factory import open_file_store
@@ -136,7 +136,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1000)
-    parser.add_argument("--gateway", help="OpenAI base URL of the bench gateway")
+    parser.add_argument("--gateway", help="OpenAI base URL of the fake gateway")
     parser.add_argument("--mock", action="store_true", help="use the built-in mock gateway")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--resume", metavar="JOB_ID", help="run an existing job again")

@@ -29,8 +29,7 @@ from typing import Any
 
 import httpx
 
-from bench.machine import SERVER_CPU
-from bench.processes import pinned
+from bench.machine import SERVER_CPU, pinned
 from bench.report import Line, show
 from bench.stack import Stack
 from datagems_core.config.settings import load_settings

@@ -24,7 +24,7 @@ import pytest
 
 from deployments.prefect_server import stop_process_group
 from tests.support.api_fixtures import CSRF
-from tests.support.gateway_fixtures import FakeGatewayServer
+from tests.support.fake_gateway_process import FakeGatewayServer
 from tests.support.postgres import PostgresServer
 from tests.support.processes import REPO, free_port
 from tests.support.schemas import PEOPLE_SCHEMA
