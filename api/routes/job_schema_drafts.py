@@ -18,7 +18,7 @@ from datagems_core.datasets.drafts import (
     issue_draft_token,
     refreshes_after,
 )
-from datagems_core.datasets.record_maker import draft_schema
+from datagems_core.datasets.schema_drafts import draft_schema
 from datagems_core.datasets.schemas import sanitize_schema
 from datagems_core.jobs.models import InferenceChoice
 
