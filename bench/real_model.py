@@ -35,8 +35,9 @@ from bench.stack import Stack
 from datagems_core.config.settings import load_settings
 from datagems_core.datasets.prompts import variation_prompt
 from datagems_core.datasets.record_maker import ModelRecordMaker, RecordSpec, open_record_maker
-from datagems_core.inference.client import open_inference_client, request_headers
+from datagems_core.inference.client import open_inference_client
 from datagems_core.inference.gateway import GatewayConfig
+from datagems_core.inference.transport import request_headers
 from datagems_core.inference.wire import StructuredForm, encode_message
 from tests.support.model_server import ModelServer, start_model_server
 from tests.support.schemas import CUSTOMER_SCHEMA
