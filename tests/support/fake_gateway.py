@@ -57,7 +57,15 @@ from typing import Any
 from aiohttp import web
 
 from datagems_core.inference.mock import MockUnsupported, generate_record
-from datagems_core.inference.mock_schema import draft_mock_schema
+from tests.support.fake_wire import (
+    broken_record,
+    drafted_schema,
+    form_of,
+    refusal_reply,
+    schema_in_messages,
+    schema_of,
+    wrap_ratio1,
+)
 
 DEFAULTS: dict[str, Any] = {
     "latency_ms": 0.0,
@@ -81,12 +89,6 @@ DEFAULTS: dict[str, Any] = {
     "refusal": "llama_cpp",
     "api_key": None,
 }
-# What llama-cpp-python 0.3 answers to a response_format of type json_schema (HTTP 500).
-LLAMA_CPP_REFUSAL = (
-    "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
-    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
-    "'ctx': {'expected': \"'text' or 'json_object'\"}}]"
-)
 _FAULTS = ("429", "500", "hang", "garbage", "invalid", "non_json", "duplicate")
 _POOL = 32  # records made per schema, then served round-robin (keeps the fake cheap)
 
@@ -178,9 +180,9 @@ class FakeGateway:
         if self.config["numbered_records"]:
             return copy.deepcopy(self._numbered_record(schema, n))
         if self.config["unique_records"]:
-            key = zlib.crc32(json.dumps(messages, sort_keys=True).encode())
+            index = zlib.crc32(json.dumps(messages, sort_keys=True).encode())
             try:
-                return generate_record(schema, seed=4242, index=key)
+                return generate_record(schema, seed=4242, index=index)
             except MockUnsupported:
                 return {}
         key = json.dumps(schema, sort_keys=True)
@@ -210,90 +212,6 @@ class FakeGateway:
         return record
 
 
-def _schema_of(body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
-    fmt = body.get("response_format")
-    if not isinstance(fmt, dict):
-        return "none", None
-    kind = str(fmt.get("type"))
-    if kind == "json_schema":
-        inner = fmt.get("json_schema") or {}
-        return kind, inner.get("schema")
-    return kind, fmt.get("schema")
-
-
-def _form_of(body: dict[str, Any]) -> str:
-    fmt = body.get("response_format")
-    if not isinstance(fmt, dict):
-        return "prompt"
-    if fmt.get("type") == "json_object":
-        return "json_object_schema" if fmt.get("schema") else "json_object"
-    return str(fmt.get("type"))
-
-
-def _schema_in_messages(body: dict[str, Any]) -> dict[str, Any] | None:
-    """The JSON Schema a prompt carries (the last line of a message that parses as one)."""
-    for message in reversed(body.get("messages") or []):
-        content = message.get("content") if isinstance(message, dict) else None
-        if not isinstance(content, str):
-            continue
-        for line in reversed(content.splitlines()):
-            if line.startswith("{"):
-                try:
-                    value = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(value, dict) and "properties" in value:
-                    return value
-    return None
-
-
-def _refusal(style: str, form: str) -> web.Response:
-    if style == "llama_cpp":
-        error = {"message": LLAMA_CPP_REFUSAL, "type": "internal_server_error"}
-        return web.json_response({"error": error}, status=500)
-    if style in ("400", "422"):
-        return web.json_response({"error": {"message": f"unsupported: {form}"}}, status=int(style))
-    return web.json_response(
-        {
-            "id": "chatcmpl-fake-prose",
-            "object": "chat.completion",
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": "Sure! Here it is."}}
-            ],
-        }
-    )
-
-
-def _drafted_schema(body: dict[str, Any]) -> dict[str, Any]:
-    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
-    system = " ".join(str(m.get("content")) for m in messages if m.get("role") == "system")
-    user = " ".join(str(m.get("content")) for m in messages if m.get("role") == "user")
-    return draft_mock_schema(user, dataset_mode="labelled dataset" in system)
-
-
-def _break(record: dict[str, Any], schema: dict[str, Any] | None) -> dict[str, Any]:
-    """A record that violates the schema: a required field with the wrong type, or an extra key."""
-    broken = dict(record)
-    required = (schema or {}).get("required") or list(broken)
-    for name in required:
-        broken[name] = [] if isinstance(broken.get(name), str) else "not-what-the-schema-says"
-        return broken
-    broken["unexpected_field"] = True
-    return broken
-
-
-def _wrap_ratio1(reply: dict[str, Any], content: str) -> dict[str, Any]:
-    return {
-        "result": {
-            "REQUEST_ID": reply["id"],
-            "MODEL_NAME": reply["model"],
-            "TEXT_RESPONSE": [content],
-            "FULL_OUTPUT": [reply],
-        },
-        "server_node_addr": "0xai_fake_node",
-    }
-
-
 def build_app(gateway: FakeGateway) -> web.Application:
     async def chat(request: web.Request) -> web.StreamResponse:
         gateway.tick(1)
@@ -316,12 +234,12 @@ def build_app(gateway: FakeGateway) -> web.Application:
         except ValueError:
             return web.json_response({"error": {"message": "body is not JSON"}}, status=400)
         gateway.bodies.append(body)
-        kind, schema = _schema_of(body)
+        kind, schema = schema_of(body)
         gateway.by_format[kind] += 1
-        form = _form_of(body)
+        form = form_of(body)
         gateway.by_form[form] += 1
         if schema is None:
-            schema = _schema_in_messages(body)
+            schema = schema_in_messages(body)
         expected_key = config.get("api_key")
         outcome = gateway.outcome(n)
         if outcome == "401" or (
@@ -335,7 +253,7 @@ def build_app(gateway: FakeGateway) -> web.Application:
             return web.json_response({"error": {"message": message}}, status=400)
         if form in config["refuse_forms"]:
             gateway.by_outcome["refused_form"] += 1
-            return _refusal(str(config["refusal"]), form)
+            return refusal_reply(str(config["refusal"]), form)
         gateway.by_outcome[outcome] += 1
         delay = float(config["latency_ms"]) + random.uniform(0, float(config["jitter_ms"]))
         if delay > 0:
@@ -355,7 +273,7 @@ def build_app(gateway: FakeGateway) -> web.Application:
         if outcome == "non_json":
             return web.Response(text="<html>bad gateway</html>", content_type="text/html")
         if schema and "$schema" in (schema.get("properties") or {}):
-            record = _drafted_schema(body)  # a schema-drafting request
+            record = drafted_schema(body)  # a schema-drafting request
         elif outcome == "duplicate" and gateway.last_record is not None:
             record = copy.deepcopy(gateway.last_record)
         else:
@@ -365,7 +283,7 @@ def build_app(gateway: FakeGateway) -> web.Application:
         if outcome == "garbage":
             content = "I'm sorry, I cannot help with generating that record today."
         elif outcome == "invalid":
-            content = json.dumps(_break(record, schema))
+            content = json.dumps(broken_record(record, schema))
         elif outcome == "schema":
             content = json.dumps(schema or {"type": "object"})
         elif outcome == "fenced":
@@ -391,7 +309,7 @@ def build_app(gateway: FakeGateway) -> web.Application:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
-        return web.json_response(_wrap_ratio1(reply, content) if is_ratio1 else reply)
+        return web.json_response(wrap_ratio1(reply, content) if is_ratio1 else reply)
 
     async def models(_: web.Request) -> web.Response:
         return web.json_response(
