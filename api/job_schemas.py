@@ -1,4 +1,5 @@
-"""Request and response bodies of the jobs and schedules routes (camelCase on the wire).
+"""Request and response bodies of the jobs routes (camelCase on the wire); the schedules routes'
+own are in api/schedule_schemas.py and build on the definition fields here.
 
 Text limits follow the seed's zod schemas (title 1..200, description ..2000, instructions
 1..8000). Record counts and concurrency are checked against the settings by the core, which
@@ -26,7 +27,6 @@ from pydantic import (
 
 from api.schemas import ApiModel, ApiRequest
 from datagems_core.jobs.models import InferenceChoice, Job, JobDetails, Shard, Tokens
-from datagems_core.jobs.schedules import Schedule
 from datagems_core.quality.gate_config import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,
     GateConfig,
@@ -43,18 +43,6 @@ Seed = Annotated[StrictInt, Field(ge=0, le=2**31 - 1)]
 # documents the ceiling).
 RecordCount = Annotated[StrictInt, Field(json_schema_extra={"minimum": 1})]
 Concurrency = Annotated[StrictInt, Field(ge=1)]
-Cron = Annotated[
-    str,
-    StringConstraints(min_length=9, max_length=200),
-    Field(
-        description="Five fields: minute hour day-of-month month day-of-week",
-        # documented only: the core's check explains a wrong cron better than a regex error
-        json_schema_extra={"pattern": r"^\s*\S+(\s+\S+){4}\s*$", "examples": ["0 6 * * 1"]},
-    ),
-]
-TimeZone = Annotated[
-    str, StringConstraints(min_length=1, max_length=64), Field(description="An IANA name")
-]
 
 
 # The draft-or-fields rule of DefinitionFields, for /openapi.json (pydantic checks it below).
@@ -267,62 +255,3 @@ class RecordsPublic(ApiModel):
     # Where the next page starts when this one stopped early at DATAGEMS_MAX_RECORDS_PAGE_BYTES
     # or more records follow; null at the end.
     next_offset: int | None = None
-
-
-class ScheduleCreate(DefinitionFields, GateFields, SpendFields):
-    """A definition built on a cron; `maxTokens` / `maxCostUsd` are each version's budget."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            **DRAFT_OR_FIELDS,
-            "examples": [{**EXAMPLE_DEFINITION, "cron": "0 6 * * 1", "timezone": "UTC"}],
-        }
-    )
-
-    total_records: RecordCount
-    max_candidates: StrictInt | None = None
-    cron: Cron
-    timezone: TimeZone = "UTC"
-    active: StrictBool = True
-
-
-class SchedulePatch(ApiRequest):
-    """Fields to change; those left out stay as they are."""
-
-    title: Title | None = None
-    description: Description | None = None
-    instructions: Instructions | None = None
-    json_schema: dict[str, Any] | None = Field(None, alias="schema")
-    dataset_mode: StrictBool | None = None
-    inference: InferenceRequest | None = None
-    seed: Seed | None = None
-    total_records: RecordCount | None = None
-    max_tokens: int | None = Field(None, strict=True)
-    max_cost_usd: float | None = Field(None, allow_inf_nan=False)
-    cron: Cron | None = None
-    timezone: TimeZone | None = None
-    active: StrictBool | None = None
-
-
-class ScheduleView(Schedule):
-    """A schedule as stored, with when it fires next and its latest version."""
-
-    next_run: str | None = Field(alias="nextRunAt")  # `next_run_at` is Schedule's method
-    latest_version: int | None
-    deployment: str
-
-
-class SchedulePublic(ApiModel):
-    schedule: ScheduleView
-    warnings: list[str] = Field(default_factory=list)
-
-
-class SchedulesPublic(ApiModel):
-    schedules: list[ScheduleView]
-    count: int
-
-
-class ScheduleJobsPublic(ApiModel):
-    schedule_id: str
-    jobs: list[Job]
-    count: int

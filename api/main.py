@@ -23,6 +23,9 @@ from api.routes import (
     auth,
     estimates,
     health,
+    job_exports,
+    job_records,
+    job_schema_drafts,
     jobs,
     metrics,
     pages,
@@ -47,7 +50,10 @@ log = logging.getLogger(__name__)
 # FastAPI matches routes in order: the busiest (jobs, polled by pages and scripts) go first.
 ROUTERS: list[APIRouter] = [
     estimates.router,  # POST /api/jobs/estimate before the jobs router's /{job_id} routes
+    job_schema_drafts.router,  # POST /api/jobs/schema
     jobs.router,
+    job_records.router,
+    job_exports.router,
     health.router,
     auth.router,
     tokens.router,

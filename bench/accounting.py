@@ -27,7 +27,7 @@ AMPLE = 10**12  # tokens: a budget and a quota the job never reaches
 
 
 def _job(stack: Stack, name: str, n: int, concurrency: int, *extra: str, **env: str) -> Any:
-    args = ["--records", str(n), "--gateway", stack.gateway.base_url]
+    args = ["--records", str(n), "--gateway", stack.gateway.openai_base]
     args += ["--concurrency", str(concurrency), *extra]
     return stack.run_job_case(name, args, DATAGEMS_RECORD_TASKS_MAX="0", **env)
 

@@ -18,18 +18,21 @@ from typing import Any
 
 import aiohttp
 
-from bench.machine import CLIENT_CPU, SERVER_CPU
+from bench.cases import emit_result, run_child
+from bench.machine import CLIENT_CPU, SERVER_CPU, pinned
 from bench.measure import Span
-from bench.processes import emit_result, free_port, run_child, start_server, tree_cpu_seconds
 from bench.report import Line, show
 from bench.stack import Stack
-from bench.workload import INSTRUCTIONS, SCHEMA
+from bench.workload import INSTRUCTIONS
 from datagems_core.accounts.api_tokens import create_api_token
 from datagems_core.accounts.users import create_user
-from datagems_core.config.settings import Settings, load_settings
+from datagems_core.config.settings import Settings
 from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.repository import create_job
 from datagems_core.store.factory import open_store
+from tests.support.processes import free_port, start_server, tree_cpu_seconds
+from tests.support.schemas import TICKET_SCHEMA
+from tests.support.settings import make_settings
 
 CLIENTS = 50
 REQUESTS_PER_ENDPOINT = 5000
@@ -55,7 +58,7 @@ async def write_jobs(settings: Settings, count: int) -> dict[str, Any]:
                 owner="bench",
                 title=f"bench job {i}",
                 instructions=INSTRUCTIONS,
-                schema=SCHEMA,
+                schema=TICKET_SCHEMA,
                 total_records=100,
                 peers=["local"],
                 seed=i,
@@ -120,29 +123,29 @@ def run(
     for n in sizes:
         case = stack.case_dir(f"api-{n}")
         env = stack.job_env(case / "data")
-        written = asyncio.run(write_jobs(load_settings(None, data_dir=case / "data"), n))
+        written = asyncio.run(write_jobs(make_settings(case / "data"), n))
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = start_server(
-            [
-                "-m",
-                "uvicorn",
-                "api.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            url=base,
-            health_path="/api/health",
-            log_path=case / "api.log",
-            cpu=SERVER_CPU,
-            env=env,
-        )
+        with pinned(SERVER_CPU):
+            server = start_server(
+                [
+                    "-m",
+                    "uvicorn",
+                    "api.main:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                url=base,
+                health_path="/api/health",
+                log_path=case / "api.log",
+                env=env,
+            )
         try:
             for name, path in (
                 ("GET /api/jobs", "/api/jobs"),

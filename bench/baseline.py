@@ -19,10 +19,11 @@ import httpx
 import orjson
 from httpx_aiohttp import AiohttpTransport
 
+from bench.cases import emit_result
 from bench.measure import Span
-from bench.processes import emit_result
-from bench.workload import INSTRUCTIONS, SCHEMA
+from bench.workload import INSTRUCTIONS
 from datagems_core.datasets.prompts import RECORD_SYSTEM_PROMPT
+from tests.support.schemas import TICKET_SCHEMA
 
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
@@ -44,14 +45,14 @@ def _body(index: int) -> bytes:
                 {"role": "user", "content": INSTRUCTIONS},
                 {
                     "role": "user",
-                    "content": "Generate one record:\n" + orjson.dumps(SCHEMA).decode(),
+                    "content": "Generate one record:\n" + orjson.dumps(TICKET_SCHEMA).decode(),
                 },
                 {"role": "user", "content": f"This is record #{index + 1}."},
             ],
             "model": "bench-model",
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {"name": "record", "schema": SCHEMA, "strict": False},
+                "json_schema": {"name": "record", "schema": TICKET_SCHEMA, "strict": False},
             },
         }
     )

@@ -16,12 +16,12 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from bench.cases import emit_result, run_child
 from bench.machine import CLIENT_CPU
 from bench.measure import Span
-from bench.processes import emit_result, run_child
 from bench.report import Line, show
 from bench.stack import Stack
-from bench.workload import INSTRUCTIONS, SCHEMA
+from bench.workload import INSTRUCTIONS
 from datagems_core.config.settings import get_settings
 from datagems_core.datasets.record_maker import RecordResult
 from datagems_core.files.factory import open_file_store
@@ -32,6 +32,7 @@ from datagems_core.jobs.models import sum_shards
 from datagems_core.jobs.repository import create_job, read_shards
 from datagems_core.jobs.transitions import mark_finished
 from datagems_core.store.factory import open_store
+from tests.support.schemas import TICKET_SCHEMA
 
 FORMATS = ("csv", "jsonl", "parquet", "json")
 BLOCK_RECORDS = 1000
@@ -61,12 +62,12 @@ async def build_job(records: int, block_records: int) -> dict[str, Any]:
             owner="bench",
             title=f"export {records}",
             instructions=INSTRUCTIONS,
-            schema=SCHEMA,
+            schema=TICKET_SCHEMA,
             total_records=records,
             peers=["local"],
             seed=1,
         )
-        pool = [generate_record(SCHEMA, seed=5, index=i) for i in range(_POOL)]
+        pool = [generate_record(TICKET_SCHEMA, seed=5, index=i) for i in range(_POOL)]
         (shard,) = await read_shards(store, job.id)
         progress = ShardProgress(shard=shard, plan=range(0, records))
         for start in range(0, records, block_records):

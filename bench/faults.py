@@ -67,7 +67,7 @@ def run(
                     "--records",
                     str(n),
                     "--gateway",
-                    stack.gateway.base_url,
+                    stack.gateway.openai_base,
                     "--concurrency",
                     str(concurrency),
                 ],

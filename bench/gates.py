@@ -36,7 +36,7 @@ def _job(
             "--records",
             str(n),
             "--gateway",
-            stack.gateway.base_url,
+            stack.gateway.openai_base,
             "--concurrency",
             str(concurrency),
             "--gates",

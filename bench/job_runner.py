@@ -19,15 +19,16 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from bench.cases import emit_result
 from bench.measure import Span
-from bench.processes import emit_result
-from bench.workload import INSTRUCTIONS, SCHEMA
+from bench.workload import INSTRUCTIONS
 from datagems_core.config.settings import get_settings
 from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.models import InferenceChoice
 from datagems_core.jobs.repository import create_job, read_job, read_shards
 from datagems_core.quality.gate_config import GateConfig
 from datagems_core.store.factory import open_store
+from tests.support.schemas import TICKET_SCHEMA
 
 
 async def create_bench_job(
@@ -55,7 +56,7 @@ async def create_bench_job(
             owner="bench",
             title=f"bench {records} records",
             instructions=INSTRUCTIONS,
-            schema=SCHEMA,
+            schema=TICKET_SCHEMA,
             total_records=records,
             peers=["local"],
             seed=1,
@@ -164,7 +165,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1000)
-    parser.add_argument("--gateway", help="OpenAI base URL of the bench gateway")
+    parser.add_argument("--gateway", help="OpenAI base URL of the fake gateway")
     parser.add_argument("--mock", action="store_true", help="use the built-in mock gateway")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--resume", metavar="JOB_ID", help="run an existing job again")

@@ -10,6 +10,8 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -40,6 +42,20 @@ def can_pin() -> bool:
     """Pinning apart needs the two CPUs the plan names."""
     cpus = set(usable_cpus())
     return {CLIENT_CPU, SERVER_CPU} <= cpus
+
+
+@contextmanager
+def pinned(cpu: int | None) -> Iterator[None]:
+    """Run the block (and the processes it starts) on `cpu`; no-op when pinning is not possible."""
+    if cpu is None or not can_pin():
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def pin_current_process(cpu: int) -> bool:

@@ -29,31 +29,22 @@ from typing import Any
 
 import httpx
 
-from bench.machine import SERVER_CPU
-from bench.processes import pinned
+from bench.machine import SERVER_CPU, pinned
 from bench.report import Line, show
 from bench.stack import Stack
 from datagems_core.config.settings import load_settings
 from datagems_core.datasets.prompts import variation_prompt
 from datagems_core.datasets.record_maker import ModelRecordMaker, RecordSpec, open_record_maker
-from datagems_core.inference.client import open_inference_client, request_headers
+from datagems_core.inference.client import open_inference_client
 from datagems_core.inference.gateway import GatewayConfig
+from datagems_core.inference.transport import request_headers
 from datagems_core.inference.wire import StructuredForm, encode_message
 from tests.support.model_server import ModelServer, start_model_server
+from tests.support.schemas import CUSTOMER_SCHEMA
 
-SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "description": "the person's full name"},
-        "age": {"type": "integer", "minimum": 18, "maximum": 90},
-        "city": {"type": "string", "description": "the city they live in"},
-        "plan": {"type": "string", "enum": ["free", "pro", "team"]},
-    },
-    "required": ["name", "age", "city", "plan"],
-    "additionalProperties": False,
-}
-SPEC = RecordSpec(instructions="Fictional customers of a software shop.", schema=SCHEMA, seed=7)
+SPEC = RecordSpec(
+    instructions="Fictional customers of a software shop.", schema=CUSTOMER_SCHEMA, seed=7
+)
 TARGET_RATIO = 0.95
 ROUNDS = 2
 

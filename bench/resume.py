@@ -17,21 +17,23 @@ import sys
 import time
 from pathlib import Path
 
-from bench.machine import CLIENT_CPU
-from bench.processes import child_env, pinned, run_child
+from bench.cases import run_child
+from bench.machine import CLIENT_CPU, pinned
 from bench.report import Line, show
 from bench.stack import Stack
 from bench.workload import CONCURRENCY, LATENCY_MS
 from datagems_core.config.settings import load_settings
 from datagems_core.jobs.repository import read_shards
 from datagems_core.store.factory import open_store
+from tests.support.processes import child_env
+from tests.support.settings import make_settings
 
 KILL_AT = 0.5
 KILL_TIMEOUT_SECONDS = 300.0
 
 
 async def _committed(data_dir: Path, job_id: str) -> int:
-    settings = load_settings(None, data_dir=data_dir)
+    settings = make_settings(data_dir)
     store = open_store(settings)
     try:
         return sum(s.generated_ok + s.generated_failed for s in await read_shards(store, job_id))
@@ -69,7 +71,7 @@ def run(
         case = stack.case_dir(f"resume-{n}")
         data_dir = case / "data"
         env = stack.job_env(data_dir, DATAGEMS_RECORD_TASKS_MAX="0")
-        gateway_args = ["--gateway", stack.gateway.base_url, "--concurrency", str(concurrency)]
+        gateway_args = ["--gateway", stack.gateway.openai_base, "--concurrency", str(concurrency)]
         created = run_child(
             "bench.job_runner",
             ["--records", str(n), *gateway_args, "--create-only"],
@@ -78,7 +80,7 @@ def run(
             log_path=case / "create.log",
         )
         job_id = str(created["job_id"])
-        stack.gateway.reset()
+        stack.gateway.clear()
         with (case / "killed.log").open("wb") as log, pinned(CLIENT_CPU):
             process = subprocess.Popen(
                 [sys.executable, "-m", "bench.job_runner", "--resume", job_id],

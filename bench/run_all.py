@@ -2,7 +2,7 @@
 
     python -m bench.run_all [--doc docs/benchmarks.md] [--only throughput,faults] [--smoke]
 
-Starts the bench gateway and a Prefect server once, runs throughput, faults, memory, resume,
+Starts the fake gateway and a Prefect server once, runs throughput, faults, memory, resume,
 exports, API latency, the real model server case, the gates and usage accounting against them, and prints each case's figures and whether it met its
 target. `--doc` writes the results into that Markdown file between its results markers.
 `--smoke` runs every case at a tiny N (what the test suite does): checks the bench, measures

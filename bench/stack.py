@@ -1,4 +1,4 @@
-"""What the benchmarks run against: the bench gateway and a Prefect server, each its own process.
+"""What the benchmarks run against: the fake gateway and a Prefect server, each its own process.
 
     with open_stack(root=Path("/tmp/bench")) as stack:
         stack.gateway.configure(latency_ms=200)
@@ -21,11 +21,15 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from bench.gateway import GatewayProcess, start_gateway
-from bench.machine import CLIENT_CPU, SERVER_CPU
-from bench.processes import free_port, pinned, run_child, tree_cpu_seconds
+from bench.cases import run_child
+from bench.machine import CLIENT_CPU, SERVER_CPU, pinned
 from deployments.prefect_server import PrefectServer, client_environment, start_prefect_server
+from tests.support.fake_gateway_process import FakeGatewayServer, start_fake_gateway
+from tests.support.processes import free_port, tree_cpu_seconds
 
+# Each reply the record of its request number, so a baseline and a job over the same N see the
+# same records; the workload's ticket ids distinct, as real ones.
+BENCH_GATEWAY = {"numbered_records": True, "numbered_ids": {"ticket_id": "TCK-"}, "record_seed": 99}
 DRAIN_IDLE_SHARE = 0.05  # the server counts as idle below 5 % of a core
 DRAIN_LIMIT_SECONDS = 60.0
 
@@ -33,7 +37,7 @@ DRAIN_LIMIT_SECONDS = 60.0
 @dataclass
 class Stack:
     root: Path
-    gateway: GatewayProcess
+    gateway: FakeGatewayServer
     prefect_api_url: str | None
     prefect_pid: int | None
     _cases: dict[str, int] = field(default_factory=dict)
@@ -77,7 +81,7 @@ class Stack:
         """Run `bench.job_runner args` on the client CPU with a fresh data dir, counting the
         Prefect server's CPU (until it is idle again) and what the gateway saw."""
         case = self.case_dir(name)
-        self.gateway.reset()
+        self.gateway.clear()
         before = self.prefect_cpu()
         result = run_child(
             "bench.job_runner",
@@ -93,10 +97,10 @@ class Stack:
 
     def run_baseline_case(self, name: str, args: list[str]) -> dict[str, Any]:
         case = self.case_dir(name)
-        self.gateway.reset()
+        self.gateway.clear()
         result = run_child(
             "bench.baseline",
-            ["--url", self.gateway.base_url + "/chat/completions", *args],
+            ["--url", self.gateway.openai_base + "/chat/completions", *args],
             cpu=CLIENT_CPU,
             log_path=case / "client.log",
         )
@@ -121,7 +125,8 @@ def open_stack(
 ) -> Iterator[Stack]:
     """Start the gateway and (unless `prefect_api_url` names a running one) a Prefect server."""
     root.mkdir(parents=True, exist_ok=True)
-    gateway = start_gateway(log_path=root / "gateway.log", cpu=SERVER_CPU)
+    with pinned(SERVER_CPU):
+        gateway = start_fake_gateway(log_path=root / "gateway.log", **BENCH_GATEWAY)
     server: PrefectServer | None = None
     try:
         pid = None

@@ -64,7 +64,7 @@ def run(
             )
         )
     ]
-    job_args = ["--gateway", stack.gateway.base_url, "--concurrency", str(concurrency)]
+    job_args = ["--gateway", stack.gateway.openai_base, "--concurrency", str(concurrency)]
     for n in sizes:
         base = stack.run_baseline_case(
             f"baseline-{n}", ["--records", str(n), "--concurrency", str(concurrency)]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from deployments import generate_command, stack_command
+from deployments import export_command, generate_command, stack_command
 
 app = typer.Typer(
     name="datagems", no_args_is_help=True, add_completion=False, rich_markup_mode=None
 )
 generate_command.register(app)
+export_command.register(app)
 stack_command.register(app)
 
 

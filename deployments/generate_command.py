@@ -1,4 +1,4 @@
-"""`datagems generate | resume | export`: make a dataset from the command line, through a Prefect flow.
+"""`datagems generate | resume`: make a dataset from the command line, through a Prefect flow.
 
     datagems generate --instructions "Support tickets for a bank" --schema ticket.schema.json \\
         --records 500 --out tickets.csv [--gateway http://127.0.0.1:8000/v1 --model m]
@@ -12,36 +12,29 @@ otherwise one line on stderr says why.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from datagems_core.billing.budgets import check_budget
 from datagems_core.config.settings import Settings, get_settings
 from datagems_core.datasets.definitions import check_max_candidates
-from datagems_core.errors import BadRequest, DatagemsError
-from datagems_core.files.base import FileStore
+from datagems_core.errors import BadRequest
 from datagems_core.files.factory import open_file_store
 from datagems_core.inference.choice import bill_choice
-from datagems_core.jobs.models import InferenceChoice, Job
-from datagems_core.jobs.repository import create_job, read_details, read_job
-from datagems_core.jobs.shard_run import describe_error
+from datagems_core.jobs.models import InferenceChoice
+from datagems_core.jobs.repository import create_job
 from datagems_core.jobs.shards import peers_for
-from datagems_core.jobs.transitions import clear_cancel
-from datagems_core.jobs.views import cost_line
-from datagems_core.output.exports import export_to_path, format_for_path
+from datagems_core.output.exports import format_for_path
 from datagems_core.quality.gate_config import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,
     GateConfig,
     check_gate_config,
 )
-from datagems_core.quality.report import quality_report, render_quality
-from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
+from deployments.cli_output import one_line_errors, say
+from deployments.cli_run import run_and_export
 from deployments.estimate_command import print_estimate
 from deployments.generate_inputs import (
     check_gateway,
@@ -49,33 +42,18 @@ from deployments.generate_inputs import (
     read_instructions,
     read_schema,
 )
-from deployments.local_prefect import prefect_api, quiet_prefect_console
-from deployments.progress_bar import ProgressBar
 from deployments.stored_jobs import (
     find_job,
-    open_stores_holding,
-    read_stored_job,
     where_jobs_are,
 )
 
 CLI_OWNER = "admin"
-_stderr = Console(stderr=True, highlight=False)
-
-
-def _say(line: str) -> None:
-    """One plain line on stderr (never wrapped)."""
-    typer.echo(line, err=True)
-
-
-class CommandFailed(Exception):
-    """Ends the command with one line on stderr and a non-zero exit."""
 
 
 def register(app: typer.Typer) -> None:
-    """Add `generate`, `resume` and `export` to `app`."""
+    """Add `generate` and `resume` to `app`."""
     app.command("generate")(generate)
     app.command("resume")(resume)
-    app.command("export")(export)
 
 
 def generate(
@@ -134,13 +112,13 @@ def generate(
 
     The records are written to --out, in the format its extension names.
     """
-    with _one_line_errors():
+    with one_line_errors():
         format_for_path(out)
         settings = get_settings()
         if resume:
             asyncio.run(find_job(settings, resume))  # before starting a Prefect server for it
             continue_if_short(settings, resume, max_candidates)
-            _run_and_export(settings, resume, out, verbose=verbose)
+            run_and_export(settings, resume, out, verbose=verbose)
             return
         text = read_instructions(instructions, instructions_file)
         if not 1 <= records <= settings.max_records_per_job:
@@ -191,7 +169,7 @@ def generate(
                 (max_tokens, max_cost),
             )
         )
-        _run_and_export(settings, job_id, out, verbose=verbose)
+        run_and_export(settings, job_id, out, verbose=verbose)
 
 
 def resume(
@@ -207,41 +185,13 @@ def resume(
     After a kill, a failure, a cancel or a spent budget: redoes at most one checkpoint's worth
     of records.
     """
-    with _one_line_errors():
+    with one_line_errors():
         if out is not None:
             format_for_path(out)
         settings = get_settings()
         asyncio.run(find_job(settings, job_id))  # before starting a Prefect server for it
         continue_if_short(settings, job_id, max_candidates)
-        _run_and_export(settings, job_id, out, verbose=verbose)
-
-
-def export(
-    job_id: Annotated[str, typer.Argument(metavar="JOB_ID", help="The job to export")],
-    out: Annotated[Path, typer.Option(help="Output file: .json, .jsonl, .csv or .parquet")],
-) -> None:
-    """Write a stored job's valid records to a file.
-
-    A job that has not succeeded gives what it has made so far.
-    """
-    with _one_line_errors():
-        format_for_path(out)
-        job, written, failed = asyncio.run(_export(get_settings(), job_id, out))
-        note = "" if job.status == "succeeded" else f" (job is {job.status}: partial data)"
-        _say(f"wrote {written} records to {out}; {failed} failed left out{note}")
-
-
-@contextlib.contextmanager
-def _one_line_errors() -> Iterator[None]:
-    try:
-        yield
-    except (DatagemsError, CommandFailed) as exc:
-        message = exc.message if isinstance(exc, DatagemsError) else str(exc)
-        _say(f"error: {' '.join(message.split())}")
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        _say("interrupted: finish the job with `datagems resume JOB_ID`")
-        raise typer.Exit(130) from None
+        run_and_export(settings, job_id, out, verbose=verbose)
 
 
 async def _create(
@@ -284,7 +234,7 @@ async def _create(
     finally:
         await files.close()
         await store.close()
-    _say(
+    say(
         f"job {job.id}: {records} records, kept in {where_jobs_are(settings)}; "
         f"if stopped, finish it with `datagems resume {job.id}`"
     )
@@ -294,80 +244,3 @@ async def _create(
 def _title_from(instructions: str) -> str:
     first = instructions.splitlines()[0]
     return first if len(first) <= 60 else first[:59] + "…"
-
-
-def _run_and_export(settings: Settings, job_id: str, out: Path | None, *, verbose: bool) -> None:
-    from flows.progress import links_last  # imports Prefect: only when running
-
-    with prefect_api(settings, say=_say) as server_lasts:
-        quiet_prefect_console(verbose)
-        token = links_last.set(server_lasts)
-        try:
-            job = asyncio.run(_run(settings, job_id, out))
-        finally:
-            links_last.reset(token)
-    if job.status != "succeeded" or job.total_ok != job.total_records:
-        reason = job.error or f"the job ended {job.status}"
-        raise CommandFailed(
-            f"job {job_id} {job.status}: {reason} ({job.total_ok} of {job.total_records} "
-            f"accepted records kept; `datagems resume {job_id} --max-candidates M` continues it)"
-        )
-
-
-async def _run(settings: Settings, job_id: str, out: Path | None) -> Job:
-    from flows.generate_dataset import generate_dataset  # imports Prefect: only when running
-
-    store, files = open_stores_holding(settings, job_id)
-    try:
-        job = await read_stored_job(store, settings, job_id)
-        await clear_cancel(store, job_id)  # resuming a cancelled job means going on
-        target = out or _default_out(await read_details(files, job))
-        progress = ProgressBar(job, console=_stderr)
-        watcher = asyncio.create_task(progress.follow(store))
-        failure: Exception | None = None
-        try:
-            await generate_dataset(job_id)
-        except Exception as exc:  # the flow stored the reason on the job; report it from there
-            failure = exc
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-            await progress.refresh(store)
-            progress.stop()
-        job = await read_job(store, job_id)
-        if failure is not None and not job.is_finished:
-            raise CommandFailed(f"job {job_id} stopped: {describe_error(failure)}")
-        for line in render_quality(await quality_report(store, files, job)):
-            _say(f"quality: {line}")
-        _say(cost_line(job, job.tokens, accepted=job.total_ok))
-        if job.status == "succeeded":
-            await _write(store, files, job, target)
-        return job
-    finally:
-        await files.close()
-        await store.close()
-
-
-def _default_out(details: Any) -> Path:
-    out = details.meta.get("cliOut")
-    if not isinstance(out, str):
-        raise BadRequest("this job was not made by `datagems generate`: give --out")
-    return Path(out)
-
-
-async def _write(store: KVStore, files: FileStore, job: Job, out: Path) -> tuple[int, int]:
-    summary = await export_to_path(store, files, job.id, out)
-    _say(f"wrote {summary.rows} records to {out} ({summary.failed} failed left out)")
-    return summary.rows, summary.failed
-
-
-async def _export(settings: Settings, job_id: str, out: Path) -> tuple[Job, int, int]:
-    store, files = open_stores_holding(settings, job_id)
-    try:
-        job = await read_stored_job(store, settings, job_id)
-        summary = await export_to_path(store, files, job_id, out)
-        return job, summary.rows, summary.failed
-    finally:
-        await files.close()
-        await store.close()

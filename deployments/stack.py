@@ -21,26 +21,22 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import FrameType
 from typing import IO, TextIO
 
 import httpx
-from prefect.client.schemas.objects import DeploymentStatus
-from prefect.exceptions import ObjectNotFound
 from pydantic import SecretStr
 
-from datagems_core.config.accounts import DEV_ADMIN_PASSWORD
 from datagems_core.config.environment import read_environment
 from datagems_core.config.settings import Settings
-from datagems_core.errors import ConfigError, DatagemsError, ServiceUnavailable
-from deployments.orphan_runs import crash_orphaned_runs, prefect_client
+from datagems_core.errors import DatagemsError, ServiceUnavailable
+from deployments.orphan_runs import crash_orphaned_runs
 from deployments.parent_death import die_with_parent
-from deployments.prefect_auth import auth_string_path, read_auth_string
+from deployments.ports import check_port_free, connect_host
+from deployments.prefect_auth import read_auth_string
 from deployments.prefect_server import (
     PrefectServer,
     client_environment,
@@ -50,6 +46,8 @@ from deployments.prefect_server import (
     wait_until_healthy,
 )
 from deployments.runner import project_file, read_deployment_specs
+from deployments.served_deployments import all_served, deployment_exists
+from deployments.stack_banner import banner
 from flows.launch import GENERATE_DATASET, resume_unfinished_jobs
 
 READY_TIMEOUT_SECONDS = 90.0
@@ -91,19 +89,31 @@ class Stack:
 
     def _start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._check_port_free(self.settings.app_host, self.settings.app_port, "DATAGEN_APP_PORT")
+        check_port_free(self.settings.app_host, self.settings.app_port, "DATAGEN_APP_PORT")
         self._start_prefect()
         if self.serves_deployments:
             asyncio.run(crash_orphaned_runs(self.api_url, self.auth_string))
         # Resume before the runner polls when the deployment is known, so no run is picked up
         # while it is being judged stale; on a first start there is no run to judge.
-        resumed_early = self._deployment_exists() and self._resume_jobs()
+        resumed_early = (
+            asyncio.run(deployment_exists(self.api_url, self.auth_string, GENERATE_DATASET))
+            and self._resume_jobs()
+        )
         if self.serves_deployments:
             self._start_runner()
         if not resumed_early:
             self._resume_jobs()
         self._start_api()
-        self._print_banner()
+        self.say(
+            banner(
+                self.settings,
+                api_url=self.api_url,
+                has_runner=self.runner is not None,
+                serves_prefect=self.server is not None,
+                data_dir=self.data_dir,
+                log_dir=self.log_dir,
+            )
+        )
 
     def _start_prefect(self) -> None:
         if self.settings.prefect_api_url_raw:
@@ -112,7 +122,7 @@ class Stack:
             wait_until_healthy(self.api_url, READY_TIMEOUT_SECONDS)
             return
         host, port = self.settings.prefect_host, self.settings.prefect_port
-        self._check_port_free(host, port, "DATAGEMS_PREFECT_PORT")
+        check_port_free(host, port, "DATAGEMS_PREFECT_PORT")
         self.say(f"Starting the Prefect server on {host}:{port} ...")
         self.auth_string = read_auth_string(self.data_dir)
         self.server = start_prefect_server(
@@ -160,7 +170,7 @@ class Stack:
         )
         entrypoints = {spec.entrypoint for spec in specs}
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while not asyncio.run(self._all_served(entrypoints)):
+        while not asyncio.run(all_served(self.api_url, self.auth_string, entrypoints)):
             self._check_alive(self.runner, "the runner", "runner.log")
             if time.monotonic() > deadline:
                 raise ServiceUnavailable(
@@ -168,27 +178,6 @@ class Stack:
                     f"{READY_TIMEOUT_SECONDS:.0f}s; see {self.log_dir / 'runner.log'}"
                 )
             time.sleep(0.3)
-
-    async def _all_served(self, entrypoints: set[str]) -> bool:
-        async with prefect_client(self.api_url, self.auth_string) as client:
-            deployments = await client.read_deployments()
-        ready = {
-            d.entrypoint
-            for d in deployments
-            if d.entrypoint in entrypoints and d.status == DeploymentStatus.READY
-        }
-        return ready == entrypoints
-
-    def _deployment_exists(self) -> bool:
-        async def exists() -> bool:
-            async with prefect_client(self.api_url, self.auth_string) as client:
-                try:
-                    await client.read_deployment_by_name(GENERATE_DATASET)
-                except ObjectNotFound:
-                    return False
-            return True
-
-        return asyncio.run(exists())
 
     def _resume_jobs(self) -> bool:
         settings = self.settings.model_copy(update={"prefect_api_url_raw": self.api_url})
@@ -218,7 +207,7 @@ class Stack:
             start_new_session=True,
             preexec_fn=die_with_parent(signal.SIGTERM),
         )
-        health = f"http://{_connect_host(host)}:{port}/api/health"
+        health = f"http://{connect_host(host)}:{port}/api/health"
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while True:
             self._check_alive(self.api, "the API", None)
@@ -299,54 +288,12 @@ class Stack:
             # Not fatal: the next start marks them again before resuming their jobs.
             self.say(f"could not mark the interrupted flow runs Crashed: {exc.message}")
 
-    def _print_banner(self) -> None:
-        settings = self.settings
-        if settings.is_production or (
-            settings.bootstrap_admin_password.get_secret_value() != DEV_ADMIN_PASSWORD
-        ):
-            sign_in = "admin / the password in R1EN_CSTORE_AUTH_BOOTSTRAP_ADMIN_PWD"
-        else:
-            sign_in = "admin / admin (development credentials)"
-        if settings.mock_cstore:
-            sign_in += "; test_user / testtest"
-        runner = (
-            "runner serving prefect.yaml" if self.runner else "no runner (DATAGEN_DISABLE_WORKER)"
-        )
-        lines = [
-            "",
-            "DataGems is up.",
-            f"  API and web pages  {settings.app_url}",
-            f"  Prefect UI         {self.api_url.removesuffix('/api')}{self._ui_sign_in()}",
-            f"  Sign in            {sign_in}",
-            f"  Jobs run by        {runner}",
-            f"  Data               {self.data_dir} (logs in {self.log_dir})",
-            "Press Ctrl-C to stop.",
-            "",
-        ]
-        self.say("\n".join(lines))
-
-    def _ui_sign_in(self) -> str:
-        if self.server is None:
-            return ""
-        return f" (it asks for the auth string in {auth_string_path(self.data_dir)})"
-
     def _check_alive(
         self, process: subprocess.Popen[bytes], name: str, log_name: str | None
     ) -> None:
         if process.poll() is not None:
             where = f"; see {self.log_dir / log_name}" if log_name else " (its output is above)"
             raise ServiceUnavailable(f"{name} exited with code {process.returncode}{where}")
-
-    def _check_port_free(self, host: str, port: int, setting: str) -> None:
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((host, port))
-            except OSError as exc:
-                raise ConfigError(
-                    f"{host}:{port} is not available ({exc.strerror}): is DataGems already "
-                    f"running? Stop it or choose another port with {setting}"
-                ) from None
 
     def _open_log(self, name: str) -> IO[bytes]:
         log = (self.log_dir / name).open("ab")
@@ -359,38 +306,3 @@ class Stack:
 
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
-
-
-def _connect_host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-
-
-def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
-    del signum, frame
-    raise KeyboardInterrupt
-
-
-def stop_on_signals() -> None:
-    # SIGINT explicitly too: a shell starting us in the background leaves it ignored.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _raise_keyboard_interrupt)
-
-
-def run_up(settings: Settings) -> int:
-    """`datagems up`: start the stack, wait for Ctrl-C or SIGTERM, stop it; the exit code."""
-    stop_on_signals()
-    stack = Stack(settings=settings)
-    try:
-        stack.start()
-    except KeyboardInterrupt:
-        return 130
-    try:
-        code = stack.wait()
-    finally:
-        # A second Ctrl-C must not cut the stopping short and leave children behind.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
-        stack.say("Stopping DataGems ...")
-        stack.stop()
-    stack.say("Stopped.")
-    return code

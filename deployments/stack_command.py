@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections.abc import Callable
+from types import FrameType
 from typing import TextIO
 
 import typer
 
 from datagems_core.config.settings import Settings, get_settings
 from datagems_core.errors import ConfigError, DatagemsError
-from deployments import stack, worker
+from deployments import worker
 from deployments.prefect_auth import auth_string_path, read_auth_string
 from deployments.prefect_server import start_prefect_server
+from deployments.stack import READY_TIMEOUT_SECONDS, Stack
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +33,7 @@ def up() -> None:
     The Prefect server and UI, the runner of the deployments, and the API with its web pages.
     Ctrl-C stops it.
     """
-    _run(stack.run_up)
+    _run(run_up)
 
 
 def server() -> None:
@@ -68,7 +71,7 @@ def _run(command: Callable[[Settings], int]) -> None:
 
 def run_server(settings: Settings, *, out: TextIO = sys.stdout) -> int:
     """`datagems server`: only the Prefect server, in the data dir, until Ctrl-C or SIGTERM."""
-    stack.stop_on_signals()
+    stop_on_signals()
     data_dir = settings.data_dir.resolve()
     try:
         server = start_prefect_server(
@@ -76,7 +79,7 @@ def run_server(settings: Settings, *, out: TextIO = sys.stdout) -> int:
             host=settings.prefect_host,
             port=settings.prefect_port,
             log_path=data_dir / "logs" / "prefect-server.log",
-            timeout=stack.READY_TIMEOUT_SECONDS,
+            timeout=READY_TIMEOUT_SECONDS,
             auth_string=read_auth_string(data_dir),
             database_url=(
                 settings.database_url.get_secret_value() if settings.database_url else None
@@ -102,3 +105,34 @@ def run_server(settings: Settings, *, out: TextIO = sys.stdout) -> int:
         return 0
     finally:
         server.stop()
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    del signum, frame
+    raise KeyboardInterrupt
+
+
+def stop_on_signals() -> None:
+    # SIGINT explicitly too: a shell starting us in the background leaves it ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _raise_keyboard_interrupt)
+
+
+def run_up(settings: Settings) -> int:
+    """`datagems up`: start the stack, wait for Ctrl-C or SIGTERM, stop it; the exit code."""
+    stop_on_signals()
+    stack = Stack(settings=settings)
+    try:
+        stack.start()
+    except KeyboardInterrupt:
+        return 130
+    try:
+        code = stack.wait()
+    finally:
+        # A second Ctrl-C must not cut the stopping short and leave children behind.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        stack.say("Stopping DataGems ...")
+        stack.stop()
+    stack.say("Stopped.")
+    return code

@@ -14,7 +14,7 @@ from pydantic import AliasChoices
 from api.main import create_app
 from datagems_core.config.settings import Settings
 from datagems_core.store.memory import MemoryStore
-from tests.support.api_fixtures import make_settings
+from tests.support.settings import make_settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import CurrentUser, KVStoreDep, SettingsDep
+from api.job_checks import check_job_create
 from api.job_schemas import JobCreate
 from api.openapi import errors
-from api.routes.jobs import check_job_create
 from datagems_core.billing.estimates import Estimate, estimate_job
 from datagems_core.billing.ledger import record_draft_usage
 

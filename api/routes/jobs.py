@@ -1,5 +1,6 @@
-"""Jobs over REST: draft a schema, create a job (a `generate-dataset` flow run), watch, cancel,
-retry failed records, delete, export.
+"""Jobs over REST: create a job (a `generate-dataset` flow run), list, read, cancel, retry failed
+records, delete. Drafting a schema, reading records and exporting have routers of their own
+(`job_schema_drafts`, `job_records`, `job_exports`).
 
 Users see their own jobs; another user's job answers 404. Admins may see, cancel and delete
 every job (`GET /api/jobs?all=true` lists them all).
@@ -8,197 +9,38 @@ every job (`GET /api/jobs?all=true` lists them all).
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
 
-from api.deps import CurrentUser, FileStoreDep, KVStoreDep, Principal, SettingsDep
+from api.deps import CurrentUser, FileStoreDep, KVStoreDep, SettingsDep
 from api.flow_runner import FlowRunner, FlowRunnerDep
+from api.job_access import read_visible_job
+from api.job_checks import check_job_create
 from api.job_schemas import (
     JobCreate,
     JobPublic,
     JobRetry,
     JobsPublic,
     JobView,
-    RecordsPublic,
-    SchemaDraft,
-    SchemaDraftRequest,
 )
 from api.json_body import JSONBody
 from api.openapi import errors
+from api.paging import Limit, Offset
 from api.schemas import Ok
 from datagems_core.billing.budgets import check_budget
-from datagems_core.billing.ledger import record_draft_usage
-from datagems_core.billing.quotas import check_job_fits
-from datagems_core.clock import iso_from_ms, now_iso
-from datagems_core.config.settings import Settings
-from datagems_core.datasets.definitions import (
-    DatasetDefinition,
-    build_definition,
-    check_inference,
-    check_max_candidates,
-    check_total_records,
-    gateway_for,
-)
-from datagems_core.datasets.drafts import (
-    DRAFT_TTL_SECONDS,
-    Draft,
-    issue_draft_token,
-    read_optional_draft,
-    refreshes_after,
-)
-from datagems_core.datasets.record_maker import draft_schema
-from datagems_core.datasets.schemas import sanitize_schema
-from datagems_core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
-from datagems_core.jobs.models import InferenceChoice, Job
-from datagems_core.jobs.repository import create_job, list_job_texts_for_user, read_job
+from datagems_core.errors import Forbidden, ServiceUnavailable
+from datagems_core.jobs.models import Job
+from datagems_core.jobs.repository import create_job, list_job_texts_for_user
 from datagems_core.jobs.shards import peers_for
 from datagems_core.jobs.stored_files import delete_job_files, job_file_ids
 from datagems_core.jobs.transitions import continue_job, delete_job, request_cancel
-from datagems_core.jobs.views import describe_job, list_all_jobs, read_record_page
-from datagems_core.output.exports import MEDIA_TYPES, ExportSummary, iter_export_bytes, parse_format
-from datagems_core.output.file_names import content_disposition, file_name_for
-from datagems_core.quality.report import quality_report
-from datagems_core.store.base import KVStore
+from datagems_core.jobs.views import describe_job, list_all_jobs
 from flows.launch import launch_job
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
-
-# The stores take 64-bit offsets; no list is near a billion entries.
-Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
-Limit = Annotated[int, Query(ge=1, le=500)]
-
-
-EXPORT_ANSWER: dict[str, Any] = {
-    "description": "The valid records in the asked format, streamed",
-    "content": {
-        MEDIA_TYPES["json"]: {"schema": {"type": "array", "items": {"type": "object"}}},
-        **{
-            MEDIA_TYPES[fmt]: {"schema": {"type": "string", "format": "binary"}}
-            for fmt in ("jsonl", "csv", "parquet")
-        },
-    },
-    "headers": {
-        name: {"description": text, "schema": {"type": kind}}
-        for name, text, kind in (
-            ("X-DataGems-Partial", "true unless the job succeeded", "string"),
-            ("X-DataGems-Job-Status", "The job's status", "string"),
-            ("X-DataGems-Records-Total", "Records the job was asked for", "integer"),
-            ("X-DataGems-Records-Ok", "Valid records made", "integer"),
-            ("X-DataGems-Records-Failed", "Records that failed", "integer"),
-        )
-    },
-}
-
-
-async def read_visible_job(store: KVStore, user: Principal, job_id: str) -> Job:
-    """The job if `user` owns it or is an admin; NotFound otherwise (as if it did not exist)."""
-    job = await read_job(store, job_id)
-    if job.owner != user.username and not user.is_admin:
-        raise NotFound(f"job {job_id} not found")
-    return job
-
-
-@router.post("/schema", summary="Draft a record schema", responses=errors(502))
-async def draft_job_schema(
-    body: SchemaDraftRequest, user: CurrentUser, settings: SettingsDep, store: KVStoreDep
-) -> SchemaDraft:
-    """One model call drafts a record schema; the draft comes back inside a signed token."""
-    choice = body.inference.to_choice() if body.inference else InferenceChoice()
-    choice = await check_inference(store, settings, user.username, choice)
-    gateway = await gateway_for(store, settings, user.username, choice)
-    started = time.perf_counter()
-    drafted, usage = await draft_schema(
-        settings=settings,
-        instructions=body.instructions,
-        dataset_mode=body.dataset_mode,
-        gateway=gateway,
-        store=store,
-    )
-    duration_ms = round((time.perf_counter() - started) * 1000, 3)
-    await record_draft_usage(
-        store,
-        owner=user.username,
-        model=choice.billed_model or "default",
-        prompt=usage.prompt,
-        completion=usage.completion,
-        estimated=usage.estimated,
-        price=choice.price,
-    )
-    schema, warnings = sanitize_schema(drafted)
-    draft = Draft(
-        owner=user.username,
-        title=body.title,
-        description=body.description,
-        instructions=body.instructions,
-        schema=schema,
-        dataset_mode=body.dataset_mode,
-        schema_generated_at=now_iso(),
-        schema_duration_ms=duration_ms,
-        schema_refreshes=refreshes_after(
-            settings, body.previous_draft_token, username=user.username
-        ),
-        inference=choice,
-    )
-    issued = time.time()
-    return SchemaDraft(
-        schema=schema,
-        schema_generated_at=draft.schema_generated_at,
-        schema_duration_ms=duration_ms,
-        schema_refreshes=draft.schema_refreshes,
-        draft_token=issue_draft_token(settings, draft, now=issued),
-        draft_expires_at=iso_from_ms((int(issued) + DRAFT_TTL_SECONDS) * 1000),
-        warnings=warnings,
-        tokens=usage.to_json(),
-    )
-
-
-@dataclass(frozen=True)
-class CheckedJob:
-    definition: DatasetDefinition
-    total_records: int
-    max_candidates: int | None
-
-
-async def check_job_create(
-    body: JobCreate, user: Principal, settings: Settings, store: KVStore
-) -> CheckedJob:
-    """Everything `POST /api/jobs` (and its estimate) checks before any model call: 400s name the
-    field, 403 the quota."""
-    total = check_total_records(settings, body.total_records)
-    max_candidates = check_max_candidates(settings, total, body.max_candidates)
-    draft = read_optional_draft(settings, body.draft_token, username=user.username)
-    definition = await build_definition(
-        store,
-        settings,
-        user.username,
-        draft=draft,
-        title=body.title,
-        description=body.description,
-        instructions=body.instructions,
-        schema=body.json_schema,
-        dataset_mode=body.dataset_mode,
-        inference=body.inference.to_choice() if body.inference else None,
-        gates=body.to_gates(),
-    )
-    check_budget(
-        max_tokens=body.max_tokens, max_cost_usd=body.max_cost_usd, price=definition.inference.price
-    )
-    await check_job_fits(
-        store,
-        settings,
-        user.username,
-        total_records=total,
-        max_tokens=body.max_tokens,
-        max_cost_usd=body.max_cost_usd,
-    )
-    return CheckedJob(definition, total, max_candidates)
 
 
 @router.post("", status_code=201, summary="Create a job", responses=errors(403, 503))
@@ -272,58 +114,6 @@ async def read_job_route(
     return JSONBody(view)  # polled by the job page: orjson, not a pydantic round trip
 
 
-@router.get(
-    "/{job_id}/records",
-    response_model=RecordsPublic,
-    summary="Read a job's records",
-    responses=errors(404),
-)
-async def read_job_records(
-    job_id: str,
-    user: CurrentUser,
-    store: KVStoreDep,
-    files: FileStoreDep,
-    settings: SettingsDep,
-    offset: Offset = 0,
-    limit: Limit = 100,
-    status: Literal["accepted", "rejected"] | None = None,
-) -> JSONBody:
-    """Candidates made so far, in index order, with attempts, error, gate, variation and
-    tokens; `status=rejected` lists only rejected ones (with the gate and reason). A page holds
-    at most `limit` records and about DATAGEMS_MAX_RECORDS_PAGE_BYTES of JSON."""
-    job = await read_visible_job(store, user, job_id)
-    records, count = await read_record_page(
-        store,
-        files,
-        job,
-        offset=offset,
-        limit=limit,
-        status=status,
-        max_bytes=settings.max_records_page_bytes,
-    )
-    after = offset + len(records)
-    next_offset = after if records and after < count else None
-    return JSONBody(
-        {
-            "records": records,
-            "count": count,
-            "offset": offset,
-            "limit": limit,
-            "nextOffset": next_offset,
-        }
-    )
-
-
-@router.get("/{job_id}/quality", summary="Read a job's quality report", responses=errors(404))
-async def read_job_quality(
-    job_id: str, user: CurrentUser, store: KVStoreDep, files: FileStoreDep
-) -> dict[str, Any]:
-    """Candidates, accepted, rejected by gate (with reasons and examples), duplicates,
-    distinct-2, per-field distributions, judge scores and tokens."""
-    job = await read_visible_job(store, user, job_id)
-    return await quality_report(store, files, job)
-
-
 @router.post("/{job_id}/cancel", summary="Cancel a job", responses=errors(404, 409))
 async def cancel_job(
     job_id: str, user: CurrentUser, store: KVStoreDep, runner: FlowRunnerDep
@@ -387,52 +177,3 @@ async def delete_job_route(
     if job.status == "queued" and job.flow_run_id:
         await _stop_run(runner, job)
     return Ok()
-
-
-@router.get(
-    "/{job_id}/export",
-    summary="Export a job's records",
-    response_class=StreamingResponse,
-    responses={200: EXPORT_ANSWER, **errors(404, 409)},
-)
-async def export_job(
-    job_id: str,
-    user: CurrentUser,
-    store: KVStoreDep,
-    files: FileStoreDep,
-    format_name: Annotated[
-        str,
-        Query(
-            alias="format",
-            max_length=16,
-            json_schema_extra={"enum": ["json", "jsonl", "csv", "parquet"]},
-        ),
-    ] = "json",
-) -> StreamingResponse:
-    """The valid records as json, jsonl, csv or parquet, streamed. Cancelled and failed jobs
-    export what they made, marked `X-DataGems-Partial: true`."""
-    fmt = parse_format(format_name)
-    job = await read_visible_job(store, user, job_id)
-    if not job.is_finished:
-        raise Conflict(
-            f"job {job_id} is {job.status}: export it when it has finished (or cancel it first)",
-            details={"status": job.status},
-        )
-    stream = iter_export_bytes(store, files, job.id, fmt=fmt, summary=ExportSummary(format=fmt))
-    first = await anext(stream, b"")  # a store failure answers an error, not a cut-off body
-    headers = {
-        "Content-Disposition": content_disposition(file_name_for(job.title, job.id, fmt)),
-        "X-DataGems-Partial": "false" if job.status == "succeeded" else "true",
-        "X-DataGems-Job-Status": job.status,
-        "X-DataGems-Records-Total": str(job.total_records),
-        "X-DataGems-Records-Ok": str(job.total_ok),
-        "X-DataGems-Records-Failed": str(job.total_failed),
-    }
-    return StreamingResponse(_prepend(first, stream), media_type=MEDIA_TYPES[fmt], headers=headers)
-
-
-async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    if first:
-        yield first
-    async for block in rest:
-        yield block

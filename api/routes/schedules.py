@@ -14,7 +14,8 @@ from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, KVStoreDep, Principal, SettingsDep
 from api.flow_runner import FlowRunnerDep
-from api.job_schemas import (
+from api.openapi import errors
+from api.schedule_schemas import (
     ScheduleCreate,
     ScheduleJobsPublic,
     SchedulePatch,
@@ -22,7 +23,6 @@ from api.job_schemas import (
     SchedulesPublic,
     ScheduleView,
 )
-from api.openapi import errors
 from api.schemas import Ok
 from datagems_core.billing.budgets import check_budget
 from datagems_core.clock import now_iso

@@ -20,37 +20,30 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from datagems_core.config.settings import Settings
-from datagems_core.datasets.prompts import record_messages, schema_messages, variation_prompt
+from datagems_core.datasets.prompts import record_messages, variation_prompt
 from datagems_core.datasets.schemas import (
-    SCHEMA_DRAFT_SHAPE,
     RecordValidator,
     record_validator,
-    sanitize_schema,
     validate_record,
     validate_schema,
 )
 from datagems_core.datasets.size_limits import SizeLimits
 from datagems_core.datasets.variation import VariationPlan
-from datagems_core.errors import InferenceError, SchemaError
 from datagems_core.inference.client import InferenceClient, open_inference_client
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.inference.mock import MockUnsupported, generate_record
-from datagems_core.inference.mock_schema import draft_mock_schema
 from datagems_core.inference.structured import ask_for_object
 from datagems_core.inference.usage import TokenUsage
 from datagems_core.inference.wire import BodyTemplate, encode_message
 from datagems_core.store.base import KVStore
 
 logger = logging.getLogger("datagems.inference")
-# Drafting wants a careful, complete answer; a user's parameters still win.
-_DRAFT_PARAMETERS = {"temperature": 0.2, "max_tokens": 2000}
 
 __all__ = [
     "RecordMaker",
     "RecordResult",
     "RecordSpec",
     "TokenUsage",
-    "draft_schema",
     "open_record_maker",
 ]
 
@@ -268,53 +261,3 @@ async def open_record_maker(
         return
     async with open_inference_client(settings=settings, gateway=gateway, store=store) as client:
         yield ModelRecordMaker(spec=spec, validator=validator, client=client)
-
-
-async def draft_schema(
-    *,
-    settings: Settings,
-    instructions: str,
-    dataset_mode: bool,
-    gateway: GatewayConfig | None,
-    store: KVStore | None = None,
-) -> tuple[dict[str, Any], TokenUsage]:
-    """A JSON Schema for the instructions, sanitised and validated, and the tokens it took.
-
-    Raises InferenceError when the model cannot produce a usable schema (after one re-ask).
-    """
-    if gateway is None:
-        return draft_mock_schema(instructions, dataset_mode=dataset_mode), TokenUsage()
-    template = BodyTemplate(
-        messages=schema_messages(instructions=instructions, dataset_mode=dataset_mode),
-        model=gateway.model,
-        parameters={**_DRAFT_PARAMETERS, **gateway.parameters},
-        schema=SCHEMA_DRAFT_SHAPE,
-        schema_name="record_schema",
-        prompt_schema=True,
-    )
-
-    def check(value: dict[str, Any]) -> list[str]:
-        return _schema_problems(value, dataset_mode=dataset_mode)
-
-    async with open_inference_client(settings=settings, gateway=gateway, store=store) as client:
-        answer = await ask_for_object(client, template, [], check)
-    if answer.value is None:
-        raise InferenceError(
-            f"the model did not draft a usable schema: {answer.error}",
-            details={"attempts": answer.attempts},
-        )
-    schema, warnings = sanitize_schema(answer.value)
-    for warning in warnings:
-        logger.info("drafted schema sanitised: %s", warning)
-    return schema, answer.usage
-
-
-def _schema_problems(value: dict[str, Any], *, dataset_mode: bool) -> list[str]:
-    try:
-        schema, _ = sanitize_schema(value)
-        validate_schema(schema)
-    except SchemaError as exc:
-        return [exc.message]
-    if dataset_mode and "label" not in schema["properties"]:
-        return ["$.properties: a dataset schema needs a required 'label' property"]
-    return []

@@ -8,21 +8,17 @@ Retrying is the caller's job (`structured.ask_for_object`), so one attempt is on
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from datagems_core.config.settings import Settings
 from datagems_core.errors import InferenceRejected
 from datagems_core.inference.concurrency import AdaptiveLimiter
-from datagems_core.inference.connect_guard import check_literal_host, open_guarded_session
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.inference.negotiation import Negotiation, forced_form
 from datagems_core.inference.redaction import (
@@ -32,6 +28,7 @@ from datagems_core.inference.redaction import (
     redact_url,
 )
 from datagems_core.inference.retry import parse_retry_after
+from datagems_core.inference.transport import build_transport, request_headers
 from datagems_core.inference.usage import estimate_usage
 from datagems_core.inference.wire import (
     Reply,
@@ -250,47 +247,6 @@ def _error_text(response: httpx.Response) -> str:
 
 def _describe(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle costs ~30 ms of CPU; one context serves every client.
-    return httpx.create_ssl_context()
-
-
-def request_headers(gateway: GatewayConfig) -> list[tuple[str, str]]:
-    """The headers of every call to `gateway` (its key as a bearer token)."""
-    headers = [
-        ("Content-Type", "application/json"),
-        ("Accept", "application/json"),
-        ("Accept-Encoding", "gzip, deflate"),
-        ("User-Agent", "datagems"),
-    ]
-    if gateway.api_key is not None:
-        headers.append(("Authorization", f"Bearer {gateway.api_key.get_secret_value()}"))
-    return headers
-
-
-def build_transport(gateway: GatewayConfig) -> httpx.AsyncBaseTransport:
-    """The one connection pool a gateway's calls share: httpx' transport API over aiohttp.
-
-    httpx' default transport cost about 10x the CPU per request here at 64 in flight. With
-    `gateway.guard_addresses` (a user's gateway) it connects to public addresses only.
-    """
-    pool = gateway.ceiling + 8
-    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
-    if not gateway.guard_addresses:
-        return AiohttpTransport(verify=_ssl_context(), limits=limits, trust_env=False)
-    # A user's gateway: every address connected to must be public (DNS answers change after
-    # url_guard's check). The session is built lazily, inside the running loop.
-    check_literal_host(gateway.base_url)
-    session = functools.partial(
-        open_guarded_session,
-        ssl_context=_ssl_context(),
-        limit=pool,
-        keepalive_timeout=limits.keepalive_expiry,
-    )
-    return AiohttpTransport(verify=_ssl_context(), limits=limits, trust_env=False, client=session)
 
 
 @asynccontextmanager

@@ -15,6 +15,7 @@ from typing import Any
 
 from datagems_core.datasets.size_limits import SizeLimits
 from datagems_core.inference.mock_formats import FORMATS
+from datagems_core.inference.mock_keywords import merge_schemas, numeric_bounds, pick_type
 from datagems_core.inference.patterns import UnsupportedPattern, generate_matching
 
 _WORDS = (
@@ -88,8 +89,10 @@ class _Generator:
             branches = schema.get(keyword)
             if isinstance(branches, list) and branches:
                 rest = {k: v for k, v in schema.items() if k != keyword}
-                return self.value(_merge(rest, self._resolve(branches[0], path)), path, depth + 1)
-        kind = _pick_type(schema)
+                return self.value(
+                    merge_schemas(rest, self._resolve(branches[0], path)), path, depth + 1
+                )
+        kind = pick_type(schema)
         if kind == "object":
             return self._object(schema, path, depth)
         if kind == "array":
@@ -109,7 +112,7 @@ class _Generator:
             if "allOf" in schema and isinstance(schema["allOf"], list):
                 merged = {k: v for k, v in schema.items() if k != "allOf"}
                 for part in schema["allOf"]:
-                    merged = _merge(
+                    merged = merge_schemas(
                         merged, self._resolve(part, path) if isinstance(part, dict) else {}
                     )
                 schema = merged
@@ -117,7 +120,7 @@ class _Generator:
             if not isinstance(ref, str):
                 return schema
             target = self._lookup(ref, path)
-            schema = _merge({k: v for k, v in schema.items() if k != "$ref"}, target)
+            schema = merge_schemas({k: v for k, v in schema.items() if k != "$ref"}, target)
         raise MockUnsupported(f"{path}: $ref chain is too long or circular")
 
     def _lookup(self, ref: str, path: str) -> dict[str, Any]:
@@ -213,7 +216,7 @@ class _Generator:
         return text
 
     def _integer(self, schema: dict[str, Any], path: str) -> int:
-        low, high = _bounds(schema, integer=True)
+        low, high = numeric_bounds(schema, integer=True)
         step = schema.get("multipleOf")
         if isinstance(step, int | float) and step > 0:
             return int(self._multiple(low, high, step, path, integer=True))
@@ -222,7 +225,7 @@ class _Generator:
         return self.rng.randint(int(low), int(high))
 
     def _number(self, schema: dict[str, Any], path: str) -> float | int:
-        low, high = _bounds(schema, integer=False)
+        low, high = numeric_bounds(schema, integer=False)
         step = schema.get("multipleOf")
         if isinstance(step, int | float) and step > 0:
             return self._multiple(low, high, step, path, integer=False)
@@ -255,61 +258,3 @@ class _Generator:
 
     def _words(self, low: int, high: int) -> str:
         return " ".join(self.rng.choice(_WORDS) for _ in range(self.rng.randint(low, high)))
-
-
-def _pick_type(schema: dict[str, Any]) -> str:
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        concrete = [k for k in kind if k != "null"]
-        kind = concrete[0] if concrete else "null"
-    if isinstance(kind, str):
-        return kind
-    if "properties" in schema or "required" in schema:
-        return "object"
-    if "items" in schema or "prefixItems" in schema:
-        return "array"
-    if any(k in schema for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")):
-        return "number"
-    return "string"
-
-
-def _bounds(schema: dict[str, Any], *, integer: bool) -> tuple[float, float]:
-    """Inclusive bounds; exclusive ones are nudged inwards (by 1 for integers)."""
-    low: float = 0
-    high: float = 1000
-    nudge = 1 if integer else 0.01
-    if isinstance(schema.get("minimum"), int | float):
-        low = schema["minimum"]
-    if isinstance(schema.get("exclusiveMinimum"), int | float):
-        low = (
-            max(low, schema["exclusiveMinimum"] + nudge)
-            if "minimum" in schema
-            else (schema["exclusiveMinimum"] + nudge)
-        )
-    if isinstance(schema.get("maximum"), int | float):
-        high = schema["maximum"]
-    if isinstance(schema.get("exclusiveMaximum"), int | float):
-        high = (
-            min(high, schema["exclusiveMaximum"] - nudge)
-            if "maximum" in schema
-            else (schema["exclusiveMaximum"] - nudge)
-        )
-    if "maximum" not in schema and "exclusiveMaximum" not in schema and high < low:
-        high = low + 1000
-    if "minimum" not in schema and "exclusiveMinimum" not in schema and low > high:
-        low = high - 1000
-    if integer:
-        low, high = math.ceil(low), math.floor(high)
-    return low, high
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if key == "properties" and isinstance(merged.get(key), dict) and isinstance(value, dict):
-            merged[key] = {**merged[key], **value}
-        elif key == "required" and isinstance(merged.get(key), list) and isinstance(value, list):
-            merged[key] = [*merged[key], *(v for v in value if v not in merged[key])]
-        else:
-            merged[key] = value
-    return merged

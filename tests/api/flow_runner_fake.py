@@ -24,18 +24,6 @@ from datagems_core.store.base import KVStore
 from flows.schedules import PrefectSchedule
 from tests.support.api_fixtures import ApiHarness, start_harness
 
-PEOPLE_SCHEMA = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "minLength": 1},
-        "age": {"type": "integer", "minimum": 1, "maximum": 99},
-        "plan": {"type": "string", "enum": ["free", "pro", "team"]},
-    },
-    "required": ["name", "age", "plan"],
-    "additionalProperties": False,
-}
-
 
 @dataclass
 class FakeFlowRunner:

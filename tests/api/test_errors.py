@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from datagems_core.store.memory import MemoryStore
-from tests.support.api_fixtures import make_settings
+from tests.support.settings import make_settings
 
 
 def test_unknown_route_and_wrong_method_use_the_error_shape(api):

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA, start_jobs_harness
+from tests.api.flow_runner_fake import start_jobs_harness
 from tests.support.api_fixtures import CSRF
+from tests.support.schemas import PEOPLE_SCHEMA
 
 JOB = {"title": "People", "instructions": "Customers", "schema": PEOPLE_SCHEMA, "totalRecords": 3}
 SCHEDULE = {**JOB, "cron": "0 6 * * 1"}

@@ -17,8 +17,9 @@ from datagems_core.files.local import LocalFileStore
 from datagems_core.inference.choice import resolve_gateway
 from datagems_core.jobs.models import InferenceChoice
 from datagems_core.jobs.repository import read_details
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
+from tests.api.flow_runner_fake import run_job_here, start_jobs_harness
 from tests.support.api_fixtures import CSRF
+from tests.support.schemas import PEOPLE_SCHEMA
 
 
 @pytest.fixture(scope="module")

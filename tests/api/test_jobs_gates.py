@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
+from tests.api.flow_runner_fake import run_job_here, start_jobs_harness
 from tests.support.api_fixtures import CSRF
+from tests.support.schemas import PEOPLE_SCHEMA
 
 
 @pytest.fixture(scope="module")

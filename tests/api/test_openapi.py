@@ -9,9 +9,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
+from tests.api.flow_runner_fake import run_job_here, start_jobs_harness
 from tests.api.openapi_check import OpenApiChecker
 from tests.support.api_fixtures import CSRF, USER_PASSWORD, bearer
+from tests.support.schemas import PEOPLE_SCHEMA
 
 MAX_RECORDS = 50
 

@@ -15,8 +15,9 @@ from datagems_core.accounts.undelivered_mail import FAILURES_KEY
 from datagems_core.accounts.user_directory import EMAIL_INDEX_KEY
 from datagems_core.config.settings import get_settings
 from datagems_core.store.memory import MemoryStore
-from tests.support.api_fixtures import ADMIN_PASSWORD, CSRF, login, make_settings
+from tests.support.api_fixtures import CSRF, login
 from tests.support.processes import free_port
+from tests.support.settings import ADMIN_PASSWORD, make_settings
 
 GENERIC = "If credentials are eligible for resend, they were sent."
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jsonschema_rs
 import pytest
@@ -31,9 +29,10 @@ from datagems_core.errors import SchemaError
 from datagems_core.files.local import LocalFileStore
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.jobs.repository import JOBS_HKEY, read_details, read_job
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
+from tests.api.flow_runner_fake import run_job_here, start_jobs_harness
 from tests.support.api_fixtures import CSRF
-from tests.support.hit_server import recording_server
+from tests.support.hit_server import json_server, recording_server
+from tests.support.schemas import PEOPLE_SCHEMA
 
 
 @pytest.fixture(scope="module")
@@ -155,25 +154,9 @@ def test_a_model_reply_against_a_catastrophic_pattern_fails_fast():
     # The request: a gateway answers 29 `a`s and a `!` for `^(a+)+$`.
     reply = json.dumps({"name": "a", "age": 3, "plan": "pro", "x": "a" * 29 + "!"})
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            body = json.dumps({"choices": [{"message": {"content": reply}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            del format, args
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        gateway = GatewayConfig(
-            base_url=f"http://127.0.0.1:{server.server_address[1]}/v1", max_attempts=2
-        )
+    reply_body = {"choices": [{"message": {"content": reply}}]}
+    with json_server(lambda request: (200, reply_body)) as url:
+        gateway = GatewayConfig(base_url=f"{url}/v1", max_attempts=2)
         spec = RecordSpec(
             instructions="x", schema=_with(x={"type": "string", "pattern": "^(a+)+$"})
         )
@@ -186,9 +169,6 @@ def test_a_model_reply_against_a_catastrophic_pattern_fails_fast():
         started = time.perf_counter()
         result = asyncio.run(make())
         elapsed = time.perf_counter() - started
-    finally:
-        server.shutdown()
-        server.server_close()
     assert not result.ok and result.attempts == 2  # the reply, then the one re-ask
     assert "does not match '^(a+)+$'" in result.error
     assert elapsed < 10  # 53 s, doubling per character, before; a bound, not a benchmark

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from datagems_core.errors import InferenceRejected
 from datagems_core.inference.redaction import REDACTED, SecretMaskingFilter, mask_secrets
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
+from tests.api.flow_runner_fake import run_job_here, start_jobs_harness
 from tests.support.api_fixtures import CSRF
+from tests.support.hit_server import json_server
+from tests.support.schemas import PEOPLE_SCHEMA
 
 # Two keys: one that looks like a key, one that only the key-in-use rule can catch.
 SK_KEY = "sk-live-0123456789abcdefSECRET"
@@ -28,30 +28,14 @@ PLAIN_KEY = "plainkey0123456789ZYXW"
 def echo_gateway():
     """A gateway that refuses every call and quotes the Authorization header back."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            auth = self.headers.get("Authorization", "")
-            key = auth.removeprefix("Bearer ")
-            message = f"invalid api key provided: {auth} (key {key} is not valid)"
-            body = json.dumps({"error": {"message": message, "key": key}}).encode()
-            self.send_response(400)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(request):
+        auth = request.headers.get("Authorization", "")
+        key = auth.removeprefix("Bearer ")
+        message = f"invalid api key provided: {auth} (key {key} is not valid)"
+        return 400, {"error": {"message": message, "key": key}}
 
-        def log_message(self, format: str, *args: object) -> None:
-            del format, args
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with json_server(answer) as url:
+        yield f"{url}/v1"
 
 
 def _store_text(store) -> str:

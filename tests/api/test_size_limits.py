@@ -12,8 +12,9 @@ from datagems_core.datasets.record_maker import RecordSpec, open_record_maker
 from datagems_core.datasets.schemas import record_validator, validate_record
 from datagems_core.datasets.size_limits import SizeLimits
 from datagems_core.inference.gateway import GatewayConfig
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
+from tests.api.flow_runner_fake import run_job_here, start_jobs_harness
 from tests.support.api_fixtures import CSRF
+from tests.support.schemas import PEOPLE_SCHEMA
 
 
 def _object(**properties):

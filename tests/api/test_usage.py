@@ -10,8 +10,9 @@ import pytest
 from datagems_core.billing.ledger import month_of
 from datagems_core.files.local import LocalFileStore
 from datagems_core.jobs.schedules import create_version_job, read_schedule
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA, run_job_here, start_jobs_harness
+from tests.api.flow_runner_fake import run_job_here, start_jobs_harness
 from tests.support.api_fixtures import CSRF
+from tests.support.schemas import PEOPLE_SCHEMA
 
 INPUT_PRICE, OUTPUT_PRICE = 2.0, 8.0
 

@@ -6,7 +6,7 @@ import json
 import re
 
 from tests.cli.test_generate_command import cli_env, generate_args, run_cli
-from tests.core.jobs.engine_factories import PERSON_SCHEMA
+from tests.support.schemas import PERSON_SCHEMA
 
 
 def test_estimate_prints_the_projection_and_makes_no_job(tmp_path, fake_gateway):

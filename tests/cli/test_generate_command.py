@@ -20,8 +20,8 @@ from datagems_core.files.local import LocalFileStore
 from datagems_core.jobs.repository import read_job, read_shards
 from datagems_core.jobs.stored_records import iter_result_chunks
 from datagems_core.store.sqlite import SqliteStore
-from tests.core.jobs.engine_factories import PERSON_SCHEMA
 from tests.support.processes import REPO
+from tests.support.schemas import PERSON_SCHEMA
 
 CLI = [sys.executable, "-c", "from deployments.cli import main; main()"]
 JOB_LINE = re.compile(r"job (job_\d+_[0-9a-f]{6}):")

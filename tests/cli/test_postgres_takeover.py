@@ -20,7 +20,7 @@ from datagems_core.jobs.stored_records import iter_result_chunks
 from datagems_core.store.postgres import PostgresStore
 from datagems_core.store.postgres_pool import PostgresPool
 from tests.cli.test_generate_command import CLI, JOB_LINE, cli_env, generate_args, run_cli
-from tests.core.jobs.engine_factories import PERSON_SCHEMA
+from tests.support.schemas import PERSON_SCHEMA
 
 
 @pytest.fixture

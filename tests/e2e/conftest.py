@@ -32,7 +32,7 @@ from deployments.prefect_server import PrefectServer
 from flows.launch import DEPLOYMENTS
 from tests.e2e.peer_fixtures import peer_cluster  # noqa: F401  (the two-peer cluster)
 from tests.support.api_fixtures import CSRF, login
-from tests.support.gateway_fixtures import FakeGatewayServer
+from tests.support.fake_gateway_process import FakeGatewayServer
 from tests.support.processes import REPO
 
 T = TypeVar("T")

@@ -30,8 +30,8 @@ from prefect.client.schemas.objects import WorkerStatus
 
 from datagems_core.config.settings import Settings, load_settings
 from deployments.prefect_server import PrefectServer, start_prefect_server, stop_process_group
-from tests.support.gateway_fixtures import FakeGatewayServer
-from tests.support.processes import REPO, free_port, start_server
+from tests.support.fake_gateway_process import FakeGatewayServer, start_fake_gateway
+from tests.support.processes import REPO, free_port
 from tests.support.ratio1_fixtures import Ratio1Standin
 
 T = TypeVar("T")
@@ -145,18 +145,6 @@ def wait_until(
         time.sleep(0.25)
 
 
-def _start_gateway(directory: Path) -> FakeGatewayServer:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = start_server(
-        ["-m", "tests.support.fake_gateway", "--port", str(port)],
-        url=url,
-        health_path="/v1/models",
-        log_path=directory / "fake_gateway.log",
-    )
-    return FakeGatewayServer(process=process, url=url)
-
-
 @pytest.fixture(scope="module")
 def peer_cluster(
     ratio1_standin: Ratio1Standin, tmp_path_factory: pytest.TempPathFactory
@@ -186,7 +174,7 @@ def peer_cluster(
         for addr in PEERS:
             directory = root / addr
             directory.mkdir()
-            gateway = _start_gateway(directory)
+            gateway = start_fake_gateway(log_path=directory / "fake_gateway.log")
             env = {
                 **base,
                 "PREFECT_HOME": str(directory / "prefect-client"),

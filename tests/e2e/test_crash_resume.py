@@ -12,8 +12,8 @@ from uuid import UUID
 
 import psutil
 
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA
 from tests.e2e.conftest import Stack, wait_for
+from tests.support.schemas import PEOPLE_SCHEMA
 
 
 def _view(client, job_id):

@@ -11,8 +11,8 @@ import polars as pl
 
 from datagems_core.datasets.schemas import record_validator, validate_record
 from datagems_core.quality.gates import exact_fingerprint
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA
 from tests.e2e.test_rest_generation import _create, _wait_for_final_run, _wait_for_status
+from tests.support.schemas import PEOPLE_SCHEMA
 
 
 def test_a_300_record_job_against_invalid_and_duplicate_replies_delivers_exactly_300(

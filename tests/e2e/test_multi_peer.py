@@ -39,9 +39,9 @@ from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 from flows.generate_dataset import generate_dataset
 from flows.launch import GENERATE_DATASET, GENERATE_SHARD
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA
 from tests.e2e.peer_fixtures import PEERS, PeerCluster, wait_until
 from tests.flows.helpers import create_stored_job
+from tests.support.schemas import PEOPLE_SCHEMA
 
 T = TypeVar("T")
 JOB_DEPLOYMENT = GENERATE_DATASET

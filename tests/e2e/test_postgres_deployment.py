@@ -23,11 +23,11 @@ import psycopg
 import pytest
 
 from deployments.prefect_server import stop_process_group
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA
 from tests.support.api_fixtures import CSRF
-from tests.support.gateway_fixtures import FakeGatewayServer
+from tests.support.fake_gateway_process import FakeGatewayServer
 from tests.support.postgres import PostgresServer
 from tests.support.processes import REPO, free_port
+from tests.support.schemas import PEOPLE_SCHEMA
 
 DATAGEMS = str(Path(sys.executable).parent / "datagems")
 ADMIN_PASSWORD = "admin-password-for-the-pg-e2e"

@@ -24,23 +24,11 @@ from datagems_core.jobs.views import describe_job
 from datagems_core.store.sqlite import SqliteStore
 from tests.cli.test_generate_command import JOB_LINE, cli_env, run_cli
 from tests.e2e.conftest import Stack, wait_for
-from tests.support.api_fixtures import ADMIN_PASSWORD, CSRF, login, make_settings
+from tests.support.api_fixtures import CSRF, login
 from tests.support.model_server import ModelMissing, ModelServer, model_server_command
+from tests.support.schemas import CITY_SCHEMA
+from tests.support.settings import ADMIN_PASSWORD, make_settings
 
-CITY_SCHEMA = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "description": "the person's full name"},
-        # llama.cpp's grammar does not enforce minimum/maximum: with 18..90 about 1 record in
-        # 30 came back 17 even after the re-ask, and the job had 19 of 20 (exact N replaces such
-        # candidates; until then the bounds here are ones the model keeps).
-        "age": {"type": "integer", "minimum": 0, "maximum": 150},
-        "city": {"type": "string", "description": "the city they live in"},
-    },
-    "required": ["name", "age", "city"],
-    "additionalProperties": False,
-}
 EXPECTED_FORM = "json_object_schema"
 
 

@@ -18,9 +18,9 @@ from api import flow_runner
 from flows import launch
 from flows.launch import resume_unfinished_jobs
 from flows.schedules import SchedulingLauncher
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA
 from tests.e2e.conftest import Stack, wait_for
 from tests.support.processes import free_port
+from tests.support.schemas import PEOPLE_SCHEMA
 
 READERS = {
     "json": lambda data: pl.DataFrame(json.load(data)),

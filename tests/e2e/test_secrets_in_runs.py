@@ -16,8 +16,8 @@ from uuid import UUID
 import pytest
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
-from tests.api.flow_runner_fake import PEOPLE_SCHEMA
 from tests.e2e.conftest import Stack, wait_for
+from tests.support.schemas import PEOPLE_SCHEMA
 
 KEY = "sk-e2e-echoed-0123456789abcdef"
 

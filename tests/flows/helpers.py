@@ -19,7 +19,7 @@ from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.models import InferenceChoice, Job
 from datagems_core.jobs.repository import create_job
 from datagems_core.store.factory import open_store
-from tests.core.jobs.engine_factories import PERSON_SCHEMA
+from tests.support.schemas import PERSON_SCHEMA
 
 
 async def create_stored_job(

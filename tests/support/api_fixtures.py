@@ -20,23 +20,12 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from datagems_core.accounts.sessions import SESSION_COOKIE
 from datagems_core.accounts.users import create_user
-from datagems_core.config.settings import Settings, load_settings
+from datagems_core.config.settings import Settings
 from datagems_core.store.memory import MemoryStore
+from tests.support.settings import ADMIN_PASSWORD, make_settings
 
-ADMIN_PASSWORD = "admin-password-for-tests"
 USER_PASSWORD = "user-password-for-tests"
 CSRF = {"X-Requested-With": "XMLHttpRequest"}
-
-
-def make_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """Settings for an app under test; init values win over the environment."""
-    values: dict[str, Any] = {
-        "data_dir": data_dir,
-        "bootstrap_admin_password": ADMIN_PASSWORD,
-        "smtp_password": "",
-    }
-    values.update(overrides)
-    return load_settings(None, **values)
 
 
 def login(client: TestClient, username: str, password: str, **kwargs: Any) -> str:

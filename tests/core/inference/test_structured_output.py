@@ -9,7 +9,8 @@ import json
 import pytest
 
 from datagems_core.config.settings import load_settings
-from datagems_core.datasets.record_maker import draft_schema, open_record_maker
+from datagems_core.datasets.record_maker import open_record_maker
+from datagems_core.datasets.schema_drafts import draft_schema
 from datagems_core.datasets.schemas import record_validator, validate_record
 from datagems_core.errors import ConfigError, InferenceRejected
 from datagems_core.inference.gateway import GatewayConfig

@@ -1,38 +1,15 @@
-"""Factories for engine tests: a schema, a store pair, settings and a created job."""
+"""Factories for engine tests: a file store and a created job."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from datagems_core.config.settings import Settings, load_settings
 from datagems_core.files.local import LocalFileStore
 from datagems_core.jobs.models import InferenceChoice, Job
 from datagems_core.jobs.repository import create_job
 from datagems_core.store.base import KVStore
-
-PERSON_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "minLength": 1},
-        "age": {"type": "integer", "minimum": 1, "maximum": 99},
-        "plan": {"type": "string", "enum": ["free", "pro", "team"]},
-        "tags": {"type": "array", "items": {"type": "string"}},
-        "address": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-            "additionalProperties": False,
-        },
-    },
-    "required": ["name", "age", "plan", "tags", "address"],
-    "additionalProperties": False,
-}
-
-
-def make_settings(data_dir: Path, **overrides: Any) -> Settings:
-    return load_settings(None, data_dir=data_dir, **overrides)
+from tests.support.schemas import PERSON_SCHEMA
 
 
 def make_files(data_dir: Path) -> LocalFileStore:

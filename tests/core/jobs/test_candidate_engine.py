@@ -16,8 +16,9 @@ from datagems_core.quality.gate_config import GateConfig, JudgeConfig
 from datagems_core.quality.gates import exact_fingerprint, normalise_value
 from datagems_core.quality.report import quality_report
 from datagems_core.store.memory import MemoryStore
-from tests.core.jobs.engine_factories import make_files, make_job, make_settings
+from tests.core.jobs.engine_factories import make_files, make_job
 from tests.support.processes import free_port
+from tests.support.settings import make_settings
 
 
 @pytest.fixture
@@ -214,7 +215,7 @@ async def test_a_recurring_dataset_never_repeats_a_record_of_its_earlier_version
     store, tmp_path, fake_gateway
 ):
     from datagems_core.jobs.schedules import Schedule, create_version_job, write_schedule
-    from tests.core.jobs.engine_factories import PERSON_SCHEMA
+    from tests.support.schemas import PERSON_SCHEMA
 
     fake_gateway.configure(unique_records=False)  # the same 32 records for every version
     files = make_files(tmp_path)

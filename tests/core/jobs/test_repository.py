@@ -28,7 +28,8 @@ from datagems_core.jobs.transitions import (
     request_cancel,
 )
 from datagems_core.store.memory import MemoryStore
-from tests.core.jobs.engine_factories import PERSON_SCHEMA, make_files, make_job
+from tests.core.jobs.engine_factories import make_files, make_job
+from tests.support.schemas import PERSON_SCHEMA
 
 
 @pytest.fixture

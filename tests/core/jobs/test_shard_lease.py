@@ -26,7 +26,8 @@ from datagems_core.jobs.shard_run import run_shard
 from datagems_core.jobs.stored_records import iter_result_chunks
 from datagems_core.store.cstore import CStoreStore
 from datagems_core.store.memory import MemoryStore
-from tests.core.jobs.engine_factories import make_files, make_job, make_settings
+from tests.core.jobs.engine_factories import make_files, make_job
+from tests.support.settings import make_settings
 
 
 class Clock:

@@ -16,8 +16,9 @@ from datagems_core.jobs.shard_run import run_records, run_shard
 from datagems_core.jobs.stored_records import iter_result_chunks
 from datagems_core.jobs.transitions import continue_job, mark_finished, mark_running, request_cancel
 from datagems_core.store.memory import MemoryStore
-from tests.core.jobs.engine_factories import make_files, make_job, make_settings
+from tests.core.jobs.engine_factories import make_files, make_job
 from tests.support.processes import free_port
+from tests.support.settings import make_settings
 
 
 class CountingRunner:

@@ -13,8 +13,8 @@ from datagems_core.quality.gate_config import GateConfig, JudgeConfig
 from datagems_core.quality.judge import Verdict, open_judge
 from datagems_core.quality.screen import CandidateScreen
 from datagems_core.store.memory import MemoryStore
-from tests.core.jobs.engine_factories import make_settings
 from tests.support.processes import free_port
+from tests.support.settings import make_settings
 
 CONFIG = JudgeConfig(rubric="Realistic customers", min_score=3, model="judge-model")
 SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}}
