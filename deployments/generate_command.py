@@ -30,7 +30,7 @@ from datagems_core.inference.choice import bill_choice
 from datagems_core.jobs.models import InferenceChoice, Job
 from datagems_core.jobs.repository import create_job, read_details, read_job
 from datagems_core.jobs.shard_run import describe_error
-from datagems_core.jobs.shards import peers_for
+from datagems_core.jobs.shards import Sharding, check_shards, sharding_for
 from datagems_core.jobs.transitions import clear_cancel
 from datagems_core.jobs.views import cost_line
 from datagems_core.output.exports import export_to_path, format_for_path
@@ -127,6 +127,10 @@ def generate(
     estimate: Annotated[
         bool, typer.Option("--estimate", help="Print what the job would cost, then exit")
     ] = False,
+    shards: Annotated[
+        int | None,
+        typer.Option(help="Split the job into this many shards (default: DATAGEMS_SHARDS)"),
+    ] = None,
     resume: Annotated[str | None, typer.Option(help="Finish this job id instead")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's log lines")] = False,
 ) -> None:
@@ -162,6 +166,7 @@ def generate(
             record_schema,
         )
         budget = check_max_candidates(settings, records, max_candidates)
+        sharding = sharding_for(settings, records, check_shards(shards, records))
         if estimate:
             print_estimate(
                 settings,
@@ -189,6 +194,7 @@ def generate(
                 gates,
                 budget,
                 (max_tokens, max_cost),
+                sharding,
             )
         )
         _run_and_export(settings, job_id, out, verbose=verbose)
@@ -257,6 +263,7 @@ async def _create(
     gates: GateConfig,
     max_candidates: int | None,
     spend: tuple[int | None, float | None],
+    sharding: Sharding,
 ) -> str:
     store, files = open_store(settings), open_file_store(settings)
     try:
@@ -271,7 +278,8 @@ async def _create(
             instructions=instructions,
             schema=schema,
             total_records=records,
-            peers=peers_for(settings),
+            peers=sharding.keys,
+            on_peers=sharding.on_peers,
             dataset_mode=dataset_mode,
             seed=seed,
             inference=billed,

@@ -57,7 +57,7 @@ from datagems_core.datasets.schemas import sanitize_schema
 from datagems_core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from datagems_core.jobs.models import InferenceChoice, Job
 from datagems_core.jobs.repository import create_job, list_job_texts_for_user, read_job
-from datagems_core.jobs.shards import peers_for
+from datagems_core.jobs.shards import Sharding, check_shards, sharding_for
 from datagems_core.jobs.stored_files import delete_job_files, job_file_ids
 from datagems_core.jobs.transitions import continue_job, delete_job, request_cancel
 from datagems_core.jobs.views import describe_job, list_all_jobs, read_record_page
@@ -163,6 +163,7 @@ class CheckedJob:
     definition: DatasetDefinition
     total_records: int
     max_candidates: int | None
+    sharding: Sharding
 
 
 async def check_job_create(
@@ -172,6 +173,7 @@ async def check_job_create(
     field, 403 the quota."""
     total = check_total_records(settings, body.total_records)
     max_candidates = check_max_candidates(settings, total, body.max_candidates)
+    sharding = sharding_for(settings, total, check_shards(body.shards, total))
     draft = read_optional_draft(settings, body.draft_token, username=user.username)
     definition = await build_definition(
         store,
@@ -197,7 +199,7 @@ async def check_job_create(
         max_tokens=body.max_tokens,
         max_cost_usd=body.max_cost_usd,
     )
-    return CheckedJob(definition, total, max_candidates)
+    return CheckedJob(definition, total, max_candidates, sharding)
 
 
 @router.post("", status_code=201, summary="Create a job", responses=errors(403, 503))
@@ -221,7 +223,8 @@ async def create_job_route(
         instructions=definition.instructions,
         schema=definition.schema,
         total_records=total,
-        peers=peers_for(settings),
+        peers=checked.sharding.keys,
+        on_peers=checked.sharding.on_peers,
         dataset_mode=definition.dataset_mode,
         seed=body.seed,
         inference=definition.inference,
