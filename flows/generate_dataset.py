@@ -1,9 +1,10 @@
 """The `generate-dataset` flow: run a job's shards, then finish the job and describe the dataset.
 
-On one machine the shards run in this flow run (their records as its tasks). With more than one
-peer in `R1EN_CHAINSTORE_PEERS`, each shard is a run of the `generate-shard/default` deployment
-sent to its peer's work queue, so each peer uses its own gateway; this flow then watches the shard
-records. Either way the job's progress artifact and totals move as shards checkpoint, and only
+Without a work pool the shards run in this flow run (their records as its tasks). With several
+shards and `generate-shard/default` on a pool (`datagems deploy`), each shard is a run of it:
+a Ratio1 peer's shard on its peer's work queue (so each peer uses its own gateway), any other
+shard on the `default` queue, for any `datagems worker`; this flow then watches the shard records
+and takes over a shard whose run crashed (its worker died) in a new run. Either way the job's progress artifact and totals move as shards checkpoint, and only
 this flow writes the job record while it runs.
 """
 
@@ -104,8 +105,8 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
     await tracker.progress.start(tracker.done)
     logger.info("job %s: %d records over %d shard(s)", job_id, job.total_records, len(shards))
     try:
-        if await _sends_to_peers(shards):
-            finished = await _run_on_peers(store, tracker, shards)
+        if await _sends_to_pool(shards):
+            finished = await _run_on_pool(store, settings, tracker, shards)
         else:
             finished = await _run_here(store, files, settings, tracker, shards)
     except Exception as exc:
@@ -143,17 +144,16 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
     return job
 
 
-async def _sends_to_peers(shards: list[Shard]) -> bool:
-    """Whether the shards go to their peers' work queues, rather than run in this flow run.
+async def _sends_to_pool(shards: list[Shard]) -> bool:
+    """Whether the shards go to the work pool as `generate-shard` runs, rather than run here.
 
-    Only when the job spans several peers and `generate-shard/default` is on a work pool, where
-    each peer's `datagems worker` takes its own queue. A deployment a local runner serves
-    (`datagems up`) has no pool, and Prefect refuses a run sent to a queue of it; with no
-    deployment at all (`datagems generate` in-process) there is nothing to send to. On one machine
-    the shards run here, on this machine's gateway.
+    Only when the job has several shards and `generate-shard/default` is on a work pool: a
+    peer's shard goes to its peer's queue, a shard bound to no peer to the `default` queue any
+    `datagems worker` polls. A deployment a local runner serves (`datagems up`) has no pool, and
+    Prefect refuses a run sent to a queue of it; with no deployment at all (`datagems generate`
+    in-process) there is nothing to send to. Then the shards run here, concurrently.
     """
-    peers = {shard.peer_id for shard in shards}
-    if len(peers) < 2:
+    if len(shards) < 2:
         return False
     async with get_client() as client:
         try:
@@ -162,10 +162,9 @@ async def _sends_to_peers(shards: list[Shard]) -> bool:
             deployment = None
     if deployment is None or deployment.work_pool_name is None:
         get_run_logger().info(
-            "%s is not on a work pool (no `datagems deploy`), so this machine makes the shards "
-            "of every peer (%s)",
+            "%s is not on a work pool (no `datagems deploy`), so this run makes all %d shards",
             GENERATE_SHARD,
-            ", ".join(sorted(peers)),
+            len(shards),
         )
         return False
     return True
@@ -195,7 +194,11 @@ async def _run_here(
     return [t.result() for t in tasks]
 
 
-async def _run_on_peers(store: KVStore, tracker: _JobTracker, shards: list[Shard]) -> list[Shard]:
+async def _run_on_pool(
+    store: KVStore, settings: Settings, tracker: _JobTracker, shards: list[Shard]
+) -> list[Shard]:
+    """Send each unfinished shard to the pool and watch them; take over a shard whose run
+    ended without finishing it (its worker died: Crashed), up to DATAGEMS_SHARD_MAX_TAKEOVERS."""
     job = tracker.job
     parent = current_flow_run_id() or job.id
     launcher = Launcher()
@@ -204,7 +207,8 @@ async def _run_on_peers(store: KVStore, tracker: _JobTracker, shards: list[Shard
         if shard.status == "succeeded" and shard.generated_ok >= shard.assigned:
             continue
         runs[shard.shard_key] = await launcher.start_shard(job, shard, parent=parent)
-    peer_of = {shard.shard_key: shard.peer_id for shard in shards}
+    queue_of = {shard.shard_key: shard.peer_id for shard in shards}
+    takeovers = {shard.shard_key: shard.takeovers for shard in shards}
     waiting_told: set[str] = set()
     async with get_client() as client:
         while True:
@@ -215,13 +219,39 @@ async def _run_on_peers(store: KVStore, tracker: _JobTracker, shards: list[Shard
                     waiting_told.add(key)
                     get_run_logger().warning(
                         "shard %s has waited past its start time on work queue %s: is "
-                        "`datagems worker` running on peer %s, with a free slot?",
+                        "`datagems worker` running there, with a free slot?",
                         key,
-                        peer_of[key],
-                        peer_of[key],
+                        queue_of[key],
                     )
-            for shard in await read_shards(store, job.id):
+            latest = {s.shard_key: s for s in await read_shards(store, job.id)}
+            for shard in latest.values():
                 await tracker.observe(shard)
+            for key, state in states.items():
+                if not _needs_takeover(state, latest[key]) or await is_cancel_requested(
+                    store, job.id
+                ):
+                    continue
+                if takeovers[key] >= settings.shard_max_takeovers:
+                    raise ShardRunFailed(
+                        f"shard {key} ended {state.name if state else 'unknown'} again after "
+                        f"{takeovers[key]} takeover(s) (DATAGEMS_SHARD_MAX_TAKEOVERS): "
+                        f"{(state.message if state else None) or 'no reason given'}"
+                    )
+                takeovers[key] += 1
+                get_run_logger().warning(
+                    "shard %s: its run %s ended %s (%s) with the shard unfinished; a new run "
+                    "takes it over from its checkpoint (takeover %d of at most %d)",
+                    key,
+                    runs[key].id,
+                    state.name if state else "unknown",
+                    (state.message if state else None) or "no reason given",
+                    takeovers[key],
+                    settings.shard_max_takeovers,
+                )
+                runs[key] = await launcher.start_shard(
+                    job, latest[key], parent=parent, takeover=takeovers[key]
+                )
+                states[key] = None  # not final: watch the new run
             if all(state is not None and state.is_final() for state in states.values()):
                 break
             await asyncio.sleep(WATCH_SECONDS)
@@ -235,6 +265,14 @@ async def _run_on_peers(store: KVStore, tracker: _JobTracker, shards: list[Shard
                 f"shard {key} ended {state.name if state else 'unknown'}: {message}"
             )
     return final
+
+
+def _needs_takeover(state: State[Any] | None, shard: Shard) -> bool:
+    """The run ended but not by itself: Crashed, or Failed with the shard record unfinished
+    (a shard that fails for a reason of its own writes `failed` with it; a cancelled one is left)."""
+    if state is None or not state.is_final() or state.is_completed() or state.is_cancelled():
+        return False
+    return state.is_crashed() or not shard.is_finished
 
 
 def _is_late(state: State[Any] | None) -> bool:

@@ -59,6 +59,7 @@ class Lease:
     owner: str
     token: int
     expires_ms: int
+    taken_from: str | None = None  # the owner whose expired lease this claim took over
 
     def record(self) -> dict[str, JSONValue]:
         return {"owner": self.owner, "token": self.token, "expires_ms": self.expires_ms}
@@ -92,8 +93,9 @@ async def claim(
             return current
         # Expired, or ours (a retried claim whose answer was lost): the exact record must still
         # be there, so of two claimers replacing the same record only one wins.
-        token = held if current["owner"] == owner else held + 1
-        lease = Lease(key=key, owner=owner, token=token, expires_ms=expires)
+        taken_from = None if current["owner"] == owner else str(current["owner"])
+        token = held if taken_from is None else held + 1
+        lease = Lease(key=key, owner=owner, token=token, expires_ms=expires, taken_from=taken_from)
         expected = current
     if await guarded.set_if(key, lease.record(), guard=key, expected=expected):
         return lease
@@ -110,6 +112,7 @@ async def renew(
         owner=lease.owner,
         token=lease.token,
         expires_ms=clock() + int(ttl_seconds * 1000),
+        taken_from=lease.taken_from,
     )
     fence = lease.fence()
     if not await _guarded(store).set_if(
