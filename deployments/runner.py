@@ -191,6 +191,7 @@ async def serve_deployments(
         name="datagems-runner",
         query_seconds=query_seconds,
         limit=process_limit(settings),
+        heartbeat_seconds=settings.heartbeat_seconds,
         # Stopping DataGems is not a reason to pause schedules the API owns.
         pause_on_shutdown=False,
     )

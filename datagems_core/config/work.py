@@ -65,6 +65,9 @@ class WorkSettings(BaseModel):
     shards: int = Field(1, ge=1, le=64, validation_alias="DATAGEMS_SHARDS")
     # A shard whose run crashed (its worker died) is run again this many times, then the job fails.
     shard_max_takeovers: int = Field(3, ge=0, validation_alias="DATAGEMS_SHARD_MAX_TAKEOVERS")
+    # Flow runs of `datagems worker` / `datagems up` send a heartbeat this often (Prefect's
+    # minimum is 30 s); `datagems deploy`'s automation crashes a run whose heartbeats stopped.
+    heartbeat_seconds: int = Field(30, ge=30, validation_alias="DATAGEMS_HEARTBEAT_SECONDS")
     max_candidates_factor: float = Field(
         2.0, ge=1.0, le=100.0, validation_alias="DATAGEMS_MAX_CANDIDATES_FACTOR"
     )
