@@ -20,10 +20,12 @@ from datagems_core.errors import InferenceUnreachable
 from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.models import IndexRange, InferenceChoice, Shard
 from datagems_core.jobs.repository import read_job, read_shards
+from datagems_core.jobs.shard_lease import Lease, claim, job_lease_key
 from datagems_core.jobs.stored_records import iter_ok_records
-from datagems_core.jobs.transitions import request_cancel
+from datagems_core.jobs.transitions import mark_running, request_cancel
 from datagems_core.store.factory import open_store
-from flows.generate_dataset import _needs_takeover, generate_dataset
+from flows.generate_dataset import JobIncomplete, generate_dataset
+from flows.pool_shards import _needs_takeover
 from tests.flows.helpers import create_stored_job, flow_run_and_artifacts, task_run_names
 from tests.support.processes import free_port
 
@@ -131,6 +133,47 @@ async def test_shards_bound_to_no_peer_run_here_without_a_pool_each_index_once()
     ]
     assert all(s.lease_owner and s.takeovers == 0 for s in shards)
     assert sorted(await ok_indices(job.id)) == list(range(30))
+
+
+async def _with_store(action):
+    store = open_store(get_settings())
+    try:
+        return await action(store)
+    finally:
+        await store.close()
+
+
+async def test_a_second_job_run_leaves_a_job_whose_run_is_alive(monkeypatch):
+    monkeypatch.setenv("DATAGEMS_SHARD_LEASE_SECONDS", "2")
+    get_settings.cache_clear()
+    job = await create_stored_job(3)
+    held = await _with_store(
+        lambda store: claim(store, job_lease_key(job.id), owner="live-run", ttl_seconds=3600)
+    )
+    assert isinstance(held, Lease)
+    record = await generate_dataset(job.id)  # waits twice the lease time, then leaves
+    assert record["status"] == "queued"
+    done, shards = await stored_job(job.id)
+    assert done.status == "queued" and shards[0].generated_ok == 0
+
+
+async def test_a_job_left_running_by_a_dead_run_is_resumed_and_counted():
+    job = await create_stored_job(4)
+    await _with_store(lambda store: mark_running(store, job, flow_run_id="dead-run"))
+    await generate_dataset(job.id)
+    done, _ = await stored_job(job.id)
+    assert (done.status, done.total_ok, done.resumes) == ("succeeded", 4, 1)
+
+
+async def test_a_job_resumed_too_often_fails_with_the_reason(monkeypatch):
+    monkeypatch.setenv("DATAGEMS_JOB_MAX_RESUMES", "0")
+    get_settings.cache_clear()
+    job = await create_stored_job(4)
+    await _with_store(lambda store: mark_running(store, job, flow_run_id="dead-run"))
+    with pytest.raises(JobIncomplete, match="DATAGEMS_JOB_MAX_RESUMES"):
+        await generate_dataset(job.id)
+    done, _ = await stored_job(job.id)
+    assert done.status == "failed" and "dead-run" in done.error
 
 
 def test_only_a_run_that_ended_without_finishing_its_shard_is_taken_over():
