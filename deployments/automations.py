@@ -4,7 +4,7 @@ comes back.
 * "datagems: crash runs whose heartbeats stopped": a run of a DataGems flow sends a heartbeat
   every DATAGEMS_HEARTBEAT_SECONDS (`datagems worker` and `datagems up` set
   PREFECT_FLOWS_HEARTBEAT_FREQUENCY); when neither a heartbeat nor a final state follows one
-  within a few heartbeats, the server marks the run Crashed (Prefect's "detect zombie flows"
+  within a few heartbeats (or none follows its Running state), the server marks the run Crashed (Prefect's "detect zombie flows"
   recipe). The job run then takes the shard over in a new run (flows/generate_dataset.py).
 * "datagems: resume crashed job runs": a Crashed `generate-dataset/default` run starts a new run
   of that deployment for the same job; the job's own lease keeps it to one live job run.
@@ -48,7 +48,8 @@ def silent_runs_automation(settings: Settings) -> AutomationCore:
             "worker died) is marked Crashed, so its job takes the work over."
         ),
         trigger=EventTrigger(
-            after={"prefect.flow-run.heartbeat"},
+            # From Running too: a run killed before its first heartbeat is as dead.
+            after={"prefect.flow-run.heartbeat", "prefect.flow-run.Running"},
             expect={"prefect.flow-run.heartbeat", *_FINAL_EVENTS},
             match=ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"}),
             match_related=ResourceSpecification(

@@ -75,6 +75,12 @@ def _beat(flow_run, flow_id, flow_name):
     )
 
 
+def test_a_run_killed_before_its_first_heartbeat_is_watched_from_running(settings):
+    trigger = silent_runs_automation(settings).trigger
+    assert trigger.after == {"prefect.flow-run.heartbeat", "prefect.flow-run.Running"}
+    assert "prefect.flow-run.Running" not in trigger.expect
+
+
 @pytest.mark.timeout(180)
 async def test_a_datagems_run_whose_heartbeats_stop_is_crashed_by_the_server(settings):
     automation = silent_runs_automation(settings)
