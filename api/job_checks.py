@@ -16,6 +16,7 @@ from datagems_core.datasets.definitions import (
     check_total_records,
 )
 from datagems_core.datasets.drafts import read_optional_draft
+from datagems_core.jobs.shards import Sharding, check_shards, sharding_for
 from datagems_core.store.base import KVStore
 
 
@@ -24,6 +25,7 @@ class CheckedJob:
     definition: DatasetDefinition
     total_records: int
     max_candidates: int | None
+    sharding: Sharding
 
 
 async def check_job_create(
@@ -33,6 +35,7 @@ async def check_job_create(
     field, 403 the quota."""
     total = check_total_records(settings, body.total_records)
     max_candidates = check_max_candidates(settings, total, body.max_candidates)
+    sharding = sharding_for(settings, total, check_shards(body.shards, total))
     draft = read_optional_draft(settings, body.draft_token, username=user.username)
     definition = await build_definition(
         store,
@@ -58,4 +61,4 @@ async def check_job_create(
         max_tokens=body.max_tokens,
         max_cost_usd=body.max_cost_usd,
     )
-    return CheckedJob(definition, total, max_candidates)
+    return CheckedJob(definition, total, max_candidates, sharding)

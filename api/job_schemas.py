@@ -179,6 +179,7 @@ class JobCreate(DefinitionFields, GateFields, SpendFields):
 
     total_records: RecordCount
     max_candidates: StrictInt | None = None
+    shards: StrictInt | None = None  # 1..64, at most totalRecords (default DATAGEMS_SHARDS)
 
 
 class JobRetry(SpendFields):

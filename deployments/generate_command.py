@@ -25,7 +25,7 @@ from datagems_core.files.factory import open_file_store
 from datagems_core.inference.choice import bill_choice
 from datagems_core.jobs.models import InferenceChoice
 from datagems_core.jobs.repository import create_job
-from datagems_core.jobs.shards import peers_for
+from datagems_core.jobs.shards import Sharding, check_shards, sharding_for
 from datagems_core.output.exports import format_for_path
 from datagems_core.quality.gate_config import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,
@@ -105,6 +105,10 @@ def generate(
     estimate: Annotated[
         bool, typer.Option("--estimate", help="Print what the job would cost, then exit")
     ] = False,
+    shards: Annotated[
+        int | None,
+        typer.Option(help="Split the job into this many shards (default: DATAGEMS_SHARDS)"),
+    ] = None,
     resume: Annotated[str | None, typer.Option(help="Finish this job id instead")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Prefect's log lines")] = False,
 ) -> None:
@@ -140,6 +144,7 @@ def generate(
             record_schema,
         )
         budget = check_max_candidates(settings, records, max_candidates)
+        sharding = sharding_for(settings, records, check_shards(shards, records))
         if estimate:
             print_estimate(
                 settings,
@@ -167,6 +172,7 @@ def generate(
                 gates,
                 budget,
                 (max_tokens, max_cost),
+                sharding,
             )
         )
         run_and_export(settings, job_id, out, verbose=verbose)
@@ -207,6 +213,7 @@ async def _create(
     gates: GateConfig,
     max_candidates: int | None,
     spend: tuple[int | None, float | None],
+    sharding: Sharding,
 ) -> str:
     store, files = open_store(settings), open_file_store(settings)
     try:
@@ -221,7 +228,8 @@ async def _create(
             instructions=instructions,
             schema=schema,
             total_records=records,
-            peers=peers_for(settings),
+            peers=sharding.keys,
+            on_peers=sharding.on_peers,
             dataset_mode=dataset_mode,
             seed=seed,
             inference=billed,

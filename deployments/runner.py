@@ -116,11 +116,12 @@ def process_limit(settings: Settings) -> int:
     """How many flow-run processes this machine runs at once.
 
     The jobs themselves (DATAGEN_MAX_CONCURRENT_JOBS_PER_INSTANCE), plus, when a job is split
-    over several peers and this runner also serves their shards, one run per shard, plus a
-    recurring build. Shards of one machine run inside their job's process and take no slot.
+    over several peers (or DATAGEMS_SHARDS shards for any worker) and this runner also serves
+    their shards, one run per shard, plus a recurring build. Shards of one machine run inside their job's process and take no slot.
     """
     peers = len(settings.chainstore_peers)
-    shard_runs = peers if peers > 1 else 0
+    # A worker may take every shard run of a job split over any worker (DATAGEMS_SHARDS).
+    shard_runs = max(peers if peers > 1 else 0, settings.shards if settings.shards > 1 else 0)
     return settings.max_concurrent_jobs * (1 + shard_runs) + RECURRING_BUILD_SLOTS
 
 
@@ -191,6 +192,7 @@ async def serve_deployments(
         name="datagems-runner",
         query_seconds=query_seconds,
         limit=process_limit(settings),
+        heartbeat_seconds=settings.heartbeat_seconds,
         # Stopping DataGems is not a reason to pause schedules the API owns.
         pause_on_shutdown=False,
     )

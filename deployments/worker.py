@@ -22,6 +22,7 @@ from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY
 from datagems_core.config.settings import Settings
 from datagems_core.errors import DatagemsError, ServiceUnavailable
 from datagems_core.jobs.shards import this_peer
+from deployments.automations import ensure_automations
 from deployments.orphan_runs import prefect_client
 from deployments.prefect_auth import client_auth_string
 from deployments.prefect_server import client_environment
@@ -120,6 +121,8 @@ def child_environment(settings: Settings, *, for_deploy: bool = False) -> dict[s
     """The environment of `prefect deploy` / `prefect worker` and the flow runs they start."""
     env = dict(os.environ)
     env.setdefault("PREFECT_WORKER_QUERY_SECONDS", WORKER_QUERY_SECONDS)
+    # The flow runs send heartbeats; `datagems deploy`'s automation crashes silent ones.
+    env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] = str(settings.heartbeat_seconds)
     if for_deploy:
         # Unset, `prefect deploy` keeps `{{ $DATAGEMS_PROJECT_DIR }}` in the pull step for each
         # worker to resolve; set, it would write this machine's path into the deployment.
@@ -149,7 +152,14 @@ def deploy(settings: Settings) -> int:
     if completed.returncode == 0:
         asyncio.run(_limit_job_runs(settings))
         asyncio.run(_restore_schedules(settings))
+        asyncio.run(_install_automations(settings))
     return completed.returncode
+
+
+async def _install_automations(settings: Settings) -> None:
+    async with prefect_client(settings.prefect_api_url, client_auth_string(settings)) as client:
+        names = await ensure_automations(client, settings)
+    print(f"automations: {', '.join(names)}")  # noqa: T201
 
 
 async def _limit_job_runs(settings: Settings) -> None:

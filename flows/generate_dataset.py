@@ -1,22 +1,21 @@
 """The `generate-dataset` flow: run a job's shards, then finish the job and describe the dataset.
 
-On one machine the shards run in this flow run (their records as its tasks). With more than one
-peer in `R1EN_CHAINSTORE_PEERS`, each shard is a run of the `generate-shard/default` deployment
-sent to its peer's work queue, so each peer uses its own gateway; this flow then watches the shard
-records. Either way the job's progress artifact and totals move as shards checkpoint, and only
+Without a work pool the shards run in this flow run (their records as its tasks). With several
+shards and `generate-shard/default` on a pool (`datagems deploy`), each shard is a run of it:
+a Ratio1 peer's shard on its peer's work queue (so each peer uses its own gateway), any other
+shard on the `default` queue, for any `datagems worker`; this flow then watches the shard records
+and takes over a shard whose run crashed (its worker died) in a new run. Either way the job's progress artifact and totals move as shards checkpoint, and only
 this flow writes the job record while it runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
 import prefect
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import FlowRun, State
-from prefect.exceptions import ObjectNotFound
 from prefect.logging import get_run_logger
 
 from datagems_core.config.settings import Settings, get_settings
@@ -25,7 +24,9 @@ from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.models import Job, Shard, sum_shards
 from datagems_core.jobs.outcomes import job_outcome
 from datagems_core.jobs.repository import read_job, read_shards
+from datagems_core.jobs.shard_lease import ShardBusy, hold_lease, job_lease_key, shard_owner
 from datagems_core.jobs.shard_run import describe_error
+from datagems_core.jobs.starts import requeue_crashed
 from datagems_core.jobs.transitions import (
     is_cancel_requested,
     mark_finished,
@@ -38,7 +39,7 @@ from datagems_core.store.factory import open_store
 from flows.generate_shard import run_shard_tasks
 from flows.interrupted_runs import record_stopped_run
 from flows.job_outputs import store_dataset, summarise
-from flows.launch import GENERATE_SHARD, Launcher
+from flows.pool_shards import run_on_pool, sends_to_pool
 from flows.progress import (
     ProgressArtifact,
     artifact_key,
@@ -47,16 +48,11 @@ from flows.progress import (
     linkable_flow_run_id,
 )
 
-WATCH_SECONDS = 2.0
 JOB_WRITE_SECONDS = 1.0
 
 
 class JobIncomplete(Exception):
     """The job ended without its N accepted records (its candidate budget was spent)."""
-
-
-class ShardRunFailed(Exception):
-    """A shard's flow run on a peer ended without succeeding."""
 
 
 class _JobTracker:
@@ -92,6 +88,10 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
     logger = get_run_logger()
     job = await read_job(store, job_id)
     await label_flow_run(job)
+    if job.is_finished:
+        logger.info("job %s is %s already; nothing to run", job_id, job.status)
+        return job
+    job = await _count_resume(store, settings, job)
     if await is_cancel_requested(store, job_id):
         if not job.is_finished:
             totals = sum_shards(await read_shards(store, job_id))
@@ -104,8 +104,8 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
     await tracker.progress.start(tracker.done)
     logger.info("job %s: %d records over %d shard(s)", job_id, job.total_records, len(shards))
     try:
-        if await _sends_to_peers(shards):
-            finished = await _run_on_peers(store, tracker, shards)
+        if await sends_to_pool(shards):
+            finished = await run_on_pool(store, settings, tracker.job, tracker.observe, shards)
         else:
             finished = await _run_here(store, files, settings, tracker, shards)
     except Exception as exc:
@@ -143,32 +143,28 @@ async def run_job(*, store: KVStore, files: FileStore, settings: Settings, job_i
     return job
 
 
-async def _sends_to_peers(shards: list[Shard]) -> bool:
-    """Whether the shards go to their peers' work queues, rather than run in this flow run.
-
-    Only when the job spans several peers and `generate-shard/default` is on a work pool, where
-    each peer's `datagems worker` takes its own queue. A deployment a local runner serves
-    (`datagems up`) has no pool, and Prefect refuses a run sent to a queue of it; with no
-    deployment at all (`datagems generate` in-process) there is nothing to send to. On one machine
-    the shards run here, on this machine's gateway.
-    """
-    peers = {shard.peer_id for shard in shards}
-    if len(peers) < 2:
-        return False
-    async with get_client() as client:
-        try:
-            deployment = await client.read_deployment_by_name(GENERATE_SHARD)
-        except ObjectNotFound:
-            deployment = None
-    if deployment is None or deployment.work_pool_name is None:
-        get_run_logger().info(
-            "%s is not on a work pool (no `datagems deploy`), so this machine makes the shards "
-            "of every peer (%s)",
-            GENERATE_SHARD,
-            ", ".join(sorted(peers)),
+async def _count_resume(store: KVStore, settings: Settings, job: Job) -> Job:
+    """A job left `running` by another run (it crashed; `datagems deploy`'s automation started
+    this one) is a resume: counted against DATAGEMS_JOB_MAX_RESUMES, then failed."""
+    this_run = current_flow_run_id()
+    if job.status != "running" or job.flow_run_id in (None, this_run):
+        return job
+    if job.resumes >= settings.job_max_resumes:
+        reason = (
+            f"its job run {job.flow_run_id} stopped {job.resumes + 1} times; resumed "
+            f"{job.resumes} times, the most DATAGEMS_JOB_MAX_RESUMES allows"
         )
-        return False
-    return True
+        totals = sum_shards(await read_shards(store, job.id))
+        finished = await mark_finished(store, job, status="failed", error=reason, totals=totals)
+        raise JobIncomplete(finished.error)
+    get_run_logger().warning(
+        "job %s: its run %s stopped; this run resumes it from its checkpoints (resume %d of %d)",
+        job.id,
+        job.flow_run_id,
+        job.resumes + 1,
+        settings.job_max_resumes,
+    )
+    return await requeue_crashed(store, job)
 
 
 async def _run_here(
@@ -195,53 +191,6 @@ async def _run_here(
     return [t.result() for t in tasks]
 
 
-async def _run_on_peers(store: KVStore, tracker: _JobTracker, shards: list[Shard]) -> list[Shard]:
-    job = tracker.job
-    parent = current_flow_run_id() or job.id
-    launcher = Launcher()
-    runs: dict[str, FlowRun] = {}
-    for shard in shards:
-        if shard.status == "succeeded" and shard.generated_ok >= shard.assigned:
-            continue
-        runs[shard.shard_key] = await launcher.start_shard(job, shard, parent=parent)
-    peer_of = {shard.shard_key: shard.peer_id for shard in shards}
-    waiting_told: set[str] = set()
-    async with get_client() as client:
-        while True:
-            states: dict[str, State[Any] | None] = {}
-            for key, run in runs.items():
-                states[key] = (await client.read_flow_run(run.id)).state
-                if _is_late(states[key]) and key not in waiting_told:
-                    waiting_told.add(key)
-                    get_run_logger().warning(
-                        "shard %s has waited past its start time on work queue %s: is "
-                        "`datagems worker` running on peer %s, with a free slot?",
-                        key,
-                        peer_of[key],
-                        peer_of[key],
-                    )
-            for shard in await read_shards(store, job.id):
-                await tracker.observe(shard)
-            if all(state is not None and state.is_final() for state in states.values()):
-                break
-            await asyncio.sleep(WATCH_SECONDS)
-    final = await read_shards(store, job.id)
-    by_key = {s.shard_key: s for s in final}
-    for key, state in states.items():
-        if state is None or not state.is_completed():
-            shard_error = by_key[key].error if key in by_key else None
-            message = shard_error or (state.message if state else None) or "no reason given"
-            raise ShardRunFailed(
-                f"shard {key} ended {state.name if state else 'unknown'}: {message}"
-            )
-    return final
-
-
-def _is_late(state: State[Any] | None) -> bool:
-    # Prefect marks a scheduled run Late when no worker has taken it well after its start time.
-    return state is not None and state.is_scheduled() and state.name == "Late"
-
-
 @prefect.flow(
     name="generate-dataset",
     log_prints=False,
@@ -255,7 +204,22 @@ async def generate_dataset(job_id: str) -> dict[str, Any]:
     configure_logging(settings)  # this process makes the calls: its logs are masked too
     store, files = open_store(settings), open_file_store(settings)
     try:
-        job = await run_job(store=store, files=files, settings=settings, job_id=job_id)
+        async with contextlib.AsyncExitStack() as held:
+            # One live job run per job: a crashed run is resumed both by its worker's hook and
+            # by `datagems deploy`'s automation, and a paused one may wake up.
+            try:
+                await held.enter_async_context(
+                    hold_lease(
+                        store,
+                        key=job_lease_key(job_id),
+                        owner=shard_owner(current_flow_run_id()),
+                        ttl_seconds=settings.shard_lease_seconds,
+                    )
+                )
+            except ShardBusy as exc:
+                get_run_logger().info("job %s has a live job run already: %s", job_id, exc)
+                return (await read_job(store, job_id)).to_record()
+            job = await run_job(store=store, files=files, settings=settings, job_id=job_id)
         return job.to_record()
     finally:
         await files.close()

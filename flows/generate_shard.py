@@ -21,8 +21,8 @@ from datagems_core.config.settings import Settings, get_settings
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.models import Job, Shard
-from datagems_core.jobs.repository import read_job, read_shard
-from datagems_core.jobs.shard_lease import hold_shard, shard_owner
+from datagems_core.jobs.repository import read_job, read_shard, write_shard
+from datagems_core.jobs.shard_lease import FencedStore, hold_shard, shard_owner
 from datagems_core.jobs.shard_run import (
     CheckpointHook,
     RecordFn,
@@ -114,6 +114,8 @@ async def run_shard_tasks(
     async with hold_shard(
         store, job_id=job.id, shard_key=shard_key, owner=owner, ttl_seconds=lease_seconds
     ) as fenced:
+        if isinstance(fenced, FencedStore):
+            await _note_lease(fenced, job.id, shard_key)
         return await run_shard(
             store=fenced,
             files=files,
@@ -125,6 +127,24 @@ async def run_shard_tasks(
             on_checkpoint=on_checkpoint,
             flow_run_id=linkable_flow_run_id(),
         )
+
+
+async def _note_lease(fenced: FencedStore, job_id: str, shard_key: str) -> None:
+    """Show the lease holder on the shard record, and a takeover of a dead writer's lease."""
+    lease = fenced.lease
+    shard = await read_shard(fenced, job_id, shard_key)
+    update: dict[str, Any] = {"lease_owner": lease.owner}
+    if lease.taken_from is not None:
+        update |= {"takeovers": shard.takeovers + 1, "taken_over_from": lease.taken_from}
+        logging.getLogger(__name__).warning(
+            "shard %s of job %s taken over from %s (its lease expired); resuming from its "
+            "checkpoint at %d accepted",
+            shard_key,
+            job_id,
+            lease.taken_from,
+            shard.generated_ok,
+        )
+    await write_shard(fenced, job_id, shard.model_copy(update=update))
 
 
 @flow(name="generate-shard", log_prints=False, persist_result=False)

@@ -163,16 +163,20 @@ class Launcher:
             )
         return str(flow_run.id)
 
-    async def start_shard(self, job: Job, shard: Shard, *, parent: str) -> FlowRun:
-        """Send one shard of the job to its peer's work queue, as a subflow of the job's run."""
+    async def start_shard(
+        self, job: Job, shard: Shard, *, parent: str, takeover: int = 0
+    ) -> FlowRun:
+        """Send one shard of the job to its queue (its peer's, or `default` for any worker), as
+        a subflow of the job's run; `takeover` > 0 runs it again after its run crashed."""
+        again = f":takeover-{takeover}" if takeover else ""
         try:
             return await arun_deployment(
                 name=GENERATE_SHARD,
                 parameters={"job_id": job.id, "shard_key": shard.shard_key},
                 work_queue_name=shard.peer_id,
                 flow_run_name=job.run_name(f" shard {shard.shard_key}"),
-                tags=job.run_tags(),
-                idempotency_key=f"{parent}:{shard.shard_key}:{job.retry_pass}",
+                tags=job.run_tags(*(("takeover",) if takeover else ())),
+                idempotency_key=f"{parent}:{shard.shard_key}:{job.retry_pass}{again}",
                 timeout=0,
                 as_subflow=True,
             )

@@ -33,7 +33,6 @@ from datagems_core.billing.budgets import check_budget
 from datagems_core.errors import Forbidden, ServiceUnavailable
 from datagems_core.jobs.models import Job
 from datagems_core.jobs.repository import create_job, list_job_texts_for_user
-from datagems_core.jobs.shards import peers_for
 from datagems_core.jobs.stored_files import delete_job_files, job_file_ids
 from datagems_core.jobs.transitions import continue_job, delete_job, request_cancel
 from datagems_core.jobs.views import describe_job, list_all_jobs
@@ -64,7 +63,8 @@ async def create_job_route(
         instructions=definition.instructions,
         schema=definition.schema,
         total_records=total,
-        peers=peers_for(settings),
+        peers=checked.sharding.keys,
+        on_peers=checked.sharding.on_peers,
         dataset_mode=definition.dataset_mode,
         seed=body.seed,
         inference=definition.inference,

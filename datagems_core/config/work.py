@@ -60,6 +60,14 @@ class WorkSettings(BaseModel):
     # Jobs
     update_every_k: int = Field(50, ge=1, validation_alias="DATAGEN_UPDATE_EVERY_K_REQUESTS")
     record_tasks_max: int = Field(1000, ge=0, validation_alias="DATAGEMS_RECORD_TASKS_MAX")
+    # Shards of a job not on Ratio1 peers (a job's `shards` overrides it); each shard runs on
+    # any `datagems worker` of the pool, or in the job's own run without a pool.
+    shards: int = Field(1, ge=1, le=64, validation_alias="DATAGEMS_SHARDS")
+    # A shard whose run crashed (its worker died) is run again this many times, then the job fails.
+    shard_max_takeovers: int = Field(3, ge=0, validation_alias="DATAGEMS_SHARD_MAX_TAKEOVERS")
+    # Flow runs of `datagems worker` / `datagems up` send a heartbeat this often (Prefect's
+    # minimum is 30 s); `datagems deploy`'s automation crashes a run whose heartbeats stopped.
+    heartbeat_seconds: int = Field(30, ge=30, validation_alias="DATAGEMS_HEARTBEAT_SECONDS")
     max_candidates_factor: float = Field(
         2.0, ge=1.0, le=100.0, validation_alias="DATAGEMS_MAX_CANDIDATES_FACTOR"
     )

@@ -137,6 +137,11 @@ class Shard(StoredModel):
     error: str | None = None
     flow_run_id: str | None = None
     structured_output: str | None = None
+    # Who holds the shard's lease ("host:pid:run"), and how often a new run took the shard
+    # over from a writer that stopped renewing it (a dead or paused worker), from whom last.
+    lease_owner: str | None = None
+    takeovers: int = 0
+    taken_over_from: str | None = None
 
     @property
     def is_finished(self) -> bool:

@@ -32,7 +32,7 @@ from datagems_core.jobs.models import (
     JobDetails,
     Shard,
 )
-from datagems_core.jobs.shards import plan_shards
+from datagems_core.jobs.shards import ANY_PEER, plan_shards
 from datagems_core.quality.gate_config import GateConfig
 from datagems_core.store.base import JSONValue, KVStore
 
@@ -85,11 +85,13 @@ async def create_job(
     max_candidates: int | None = None,
     max_tokens: int | None = None,
     max_cost_usd: float | None = None,
+    on_peers: bool = True,
 ) -> Job:
     """Write a new job as `queued`: its details file, the job, the owner's index and its shards.
 
-    The schema must already be sanitised and validated; `peers` are the shard keys (one shard per
-    peer, contiguous ranges as the seed splits them).
+    The schema must already be sanitised and validated; `peers` are the shard keys (contiguous
+    ranges as the seed splits them): with `on_peers` each is the peer that runs it, else the
+    shards are bound to no peer and any worker runs them (`shards.sharding_for`).
     """
     if total_records < 0:
         raise ValueError("total_records must not be negative")
@@ -141,7 +143,7 @@ async def create_job(
     for planned in plan_shards(total_records, peers):
         shard = Shard(
             shard_key=planned.key,
-            peer_id=planned.key,
+            peer_id=planned.key if on_peers else ANY_PEER,
             assigned=planned.end - planned.start,
             range=IndexRange(start=planned.start, end=planned.end),
         )

@@ -28,7 +28,7 @@ from datagems_core.files.base import FileStore
 from datagems_core.inference.choice import bill_choice
 from datagems_core.jobs.models import InferenceChoice, Job
 from datagems_core.jobs.repository import create_job, read_job
-from datagems_core.jobs.shards import peers_for
+from datagems_core.jobs.shards import sharding_for
 from datagems_core.quality.gate_config import GateConfig
 from datagems_core.store.base import KVStore
 from datagems_core.stored_model import StoredModel
@@ -214,7 +214,8 @@ async def create_version_job(
         instructions=schedule.instructions,
         schema=schedule.json_schema,
         total_records=schedule.total_records,
-        peers=peers_for(settings),
+        peers=(sharding := sharding_for(settings, schedule.total_records)).keys,
+        on_peers=sharding.on_peers,
         dataset_mode=schedule.dataset_mode,
         seed=schedule.seed,
         # each version is priced at today's price of its gateway

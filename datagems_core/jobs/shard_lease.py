@@ -48,6 +48,11 @@ def lease_key(job_id: str, shard_key: str) -> str:
     return f"datagen:job:{job_id}:shard:{shard_key}:lease"
 
 
+def job_lease_key(job_id: str) -> str:
+    """The lease of the job's own run (`generate-dataset`): one live job run per job."""
+    return f"datagen:job:{job_id}:lease"
+
+
 def shard_owner(run_id: str | None) -> str:
     """Who holds a lease, as the job page and logs show it: machine, process and run."""
     return f"{socket.gethostname()}:{os.getpid()}:{run_id or uuid.uuid4().hex[:12]}"
@@ -59,6 +64,7 @@ class Lease:
     owner: str
     token: int
     expires_ms: int
+    taken_from: str | None = None  # the owner whose expired lease this claim took over
 
     def record(self) -> dict[str, JSONValue]:
         return {"owner": self.owner, "token": self.token, "expires_ms": self.expires_ms}
@@ -92,8 +98,9 @@ async def claim(
             return current
         # Expired, or ours (a retried claim whose answer was lost): the exact record must still
         # be there, so of two claimers replacing the same record only one wins.
-        token = held if current["owner"] == owner else held + 1
-        lease = Lease(key=key, owner=owner, token=token, expires_ms=expires)
+        taken_from = None if current["owner"] == owner else str(current["owner"])
+        token = held if taken_from is None else held + 1
+        lease = Lease(key=key, owner=owner, token=token, expires_ms=expires, taken_from=taken_from)
         expected = current
     if await guarded.set_if(key, lease.record(), guard=key, expected=expected):
         return lease
@@ -110,6 +117,7 @@ async def renew(
         owner=lease.owner,
         token=lease.token,
         expires_ms=clock() + int(ttl_seconds * 1000),
+        taken_from=lease.taken_from,
     )
     fence = lease.fence()
     if not await _guarded(store).set_if(
@@ -191,10 +199,29 @@ async def hold_shard(
     runs out; a live one's is renewed), at most `wait_seconds` (default twice the time to live),
     then ShardBusy. A store without atomic writes yields itself: no lease, as before.
     """
+    async with hold_lease(
+        store,
+        key=lease_key(job_id, shard_key),
+        owner=owner,
+        ttl_seconds=ttl_seconds,
+        wait_seconds=wait_seconds,
+    ) as fenced:
+        yield fenced
+
+
+@contextlib.asynccontextmanager
+async def hold_lease(
+    store: KVStore,
+    *,
+    key: str,
+    owner: str,
+    ttl_seconds: float,
+    wait_seconds: float | None = None,
+) -> AsyncIterator[KVStore]:
+    """`hold_shard` for any lease key (the job run's own lease too)."""
     if not isinstance(store, GuardedWrites):
         yield store
         return
-    key = lease_key(job_id, shard_key)
     lease = await _claim_waiting(store, key, owner, ttl_seconds, wait_seconds or 2 * ttl_seconds)
     fenced = FencedStore(store, lease)
     renewer = asyncio.create_task(_keep_renewed(store, fenced, ttl_seconds))
@@ -220,8 +247,8 @@ async def _claim_waiting(store: KVStore, key: str, owner: str, ttl: float, wait:
         left = deadline - loop.time()
         if left <= 0:
             raise ShardBusy(
-                f"shard lease {key} is held by {got.get('owner')} (renewed while it works); "
-                "another worker is running this shard"
+                f"lease {key} is held by {got.get('owner')} (renewed while it works); "
+                "another worker is running this work"
             )
         until_expiry = (int(str(got.get("expires_ms", 0))) - now_ms()) / 1000
         await asyncio.sleep(min(max(until_expiry, 0.2), left, ttl / 3))

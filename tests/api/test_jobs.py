@@ -152,6 +152,31 @@ def test_create_job_bounds_the_record_count(api, total):
     assert response.json()["details"]["field"] == "totalRecords"
 
 
+@pytest.mark.parametrize("shards", [0, 8, 65, "2"])
+def test_create_job_bounds_the_shards(api, shards):
+    response = _create(
+        api.alice, title="P", instructions="x", schema=PEOPLE_SCHEMA, totalRecords=7, shards=shards
+    )
+    assert response.status_code == 400, response.text
+    assert "shards" in response.text
+
+
+def test_a_job_of_several_shards_makes_each_index_once(api):
+    job = _people_job(api.alice, total=7, shards=3)
+    view = api.alice.get(f"/api/jobs/{job['id']}").json()
+    assert [(s["shardKey"], s["peerId"], s["assigned"]) for s in view["shards"]] == [
+        ("s0", "default", 3),
+        ("s1", "default", 2),
+        ("s2", "default", 2),
+    ]
+    assert view["shards"][0]["takeovers"] == 0 and view["shards"][0]["leaseOwner"] is None
+    run_job_here(api, job["id"])
+    view = api.alice.get(f"/api/jobs/{job['id']}").json()
+    assert view["job"]["status"] == "succeeded" and view["progress"]["ok"] == 7
+    records = api.alice.get(f"/api/jobs/{job['id']}/records?limit=50").json()["records"]
+    assert sorted(r["index"] for r in records if r["ok"]) == list(range(7))
+
+
 def test_create_job_bounds_the_concurrency(api):
     response = _create(
         api.alice,

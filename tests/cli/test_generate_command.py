@@ -107,6 +107,23 @@ def test_generate_with_the_mock_writes_the_dataset(workdir, fmt):
     assert pl.read_ndjson(workdir / "again.jsonl").height == 12
 
 
+def test_generate_over_several_shards_makes_each_index_once(workdir):
+    result = run_cli(generate_args("people.jsonl", 9, "--shards", "3"), cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert pl.read_ndjson(workdir / "people.jsonl").height == 9
+    job_id = JOB_LINE.search(result.stderr).group(1)
+    data_dir = Path(os.environ["DATAGEMS_DATA_DIR"])
+    assert stored_indices(data_dir, job_id) == Counter(range(9))
+
+
+def test_too_many_shards_are_refused_in_one_line_naming_shards(workdir):
+    result = run_cli(generate_args("people.jsonl", 3, "--shards", "4"), cwd=workdir)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: shards must be between 1 and 3 (at most 64 and at most totalRecords), got 4"
+    ]
+
+
 def test_a_bad_schema_fails_with_one_line_naming_the_json_path(workdir):
     bad = dict(PERSON_SCHEMA, properties={"age": {"type": "integer", "minimum": "ten"}})
     (workdir / "bad.json").write_text(json.dumps(bad))

@@ -121,6 +121,9 @@ def test_process_limit_leaves_room_for_shard_runs_and_a_recurring_build(monkeypa
     assert process_limit(load_settings()) == 3
     monkeypatch.setenv("R1EN_CHAINSTORE_PEERS", '["a", "b", "c"]')
     assert process_limit(load_settings()) == 2 * (1 + 3) + 1
+    monkeypatch.delenv("R1EN_CHAINSTORE_PEERS")
+    monkeypatch.setenv("DATAGEMS_SHARDS", "4")
+    assert process_limit(load_settings()) == 2 * (1 + 4) + 1
 
 
 def test_project_deployments_load_from_their_entrypoints(monkeypatch):

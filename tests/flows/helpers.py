@@ -28,6 +28,7 @@ async def create_stored_job(
     peers: list[str] | None = None,
     inference: InferenceChoice | None = None,
     title: str = "Shop customers",
+    on_peers: bool = True,
 ) -> Job:
     settings = get_settings()
     store, files = open_store(settings), open_file_store(settings)
@@ -41,6 +42,7 @@ async def create_stored_job(
             schema=PERSON_SCHEMA,
             total_records=total_records,
             peers=peers or ["local"],
+            on_peers=on_peers,
             seed=11,
             inference=inference,
         )

@@ -13,16 +13,19 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterFlowRunId,
 )
+from prefect.states import Cancelled, Completed, Crashed, Failed, Running
 
 from datagems_core.config.settings import get_settings
 from datagems_core.errors import InferenceUnreachable
 from datagems_core.files.factory import open_file_store
-from datagems_core.jobs.models import InferenceChoice
+from datagems_core.jobs.models import IndexRange, InferenceChoice, Shard
 from datagems_core.jobs.repository import read_job, read_shards
+from datagems_core.jobs.shard_lease import Lease, claim, job_lease_key
 from datagems_core.jobs.stored_records import iter_ok_records
-from datagems_core.jobs.transitions import request_cancel
+from datagems_core.jobs.transitions import mark_running, request_cancel
 from datagems_core.store.factory import open_store
-from flows.generate_dataset import generate_dataset
+from flows.generate_dataset import JobIncomplete, generate_dataset
+from flows.pool_shards import _needs_takeover
 from tests.flows.helpers import create_stored_job, flow_run_and_artifacts, task_run_names
 from tests.support.processes import free_port
 
@@ -115,6 +118,75 @@ async def test_a_shard_with_no_records_succeeds_in_the_flow():
         ("local", 1, "succeeded"),
         ("spare", 0, "succeeded"),
     ]
+
+
+async def test_shards_bound_to_no_peer_run_here_without_a_pool_each_index_once():
+    job = await create_stored_job(30, peers=["s0", "s1", "s2", "s3"], on_peers=False)
+    await generate_dataset(job.id)
+    done, shards = await stored_job(job.id)
+    assert (done.status, done.total_ok) == ("succeeded", 30)
+    assert [(s.shard_key, s.peer_id, s.assigned) for s in shards] == [
+        ("s0", "default", 8),
+        ("s1", "default", 8),
+        ("s2", "default", 7),
+        ("s3", "default", 7),
+    ]
+    assert all(s.lease_owner and s.takeovers == 0 for s in shards)
+    assert sorted(await ok_indices(job.id)) == list(range(30))
+
+
+async def _with_store(action):
+    store = open_store(get_settings())
+    try:
+        return await action(store)
+    finally:
+        await store.close()
+
+
+async def test_a_second_job_run_leaves_a_job_whose_run_is_alive(monkeypatch):
+    monkeypatch.setenv("DATAGEMS_SHARD_LEASE_SECONDS", "2")
+    get_settings.cache_clear()
+    job = await create_stored_job(3)
+    held = await _with_store(
+        lambda store: claim(store, job_lease_key(job.id), owner="live-run", ttl_seconds=3600)
+    )
+    assert isinstance(held, Lease)
+    record = await generate_dataset(job.id)  # waits twice the lease time, then leaves
+    assert record["status"] == "queued"
+    done, shards = await stored_job(job.id)
+    assert done.status == "queued" and shards[0].generated_ok == 0
+
+
+async def test_a_job_left_running_by_a_dead_run_is_resumed_and_counted():
+    job = await create_stored_job(4)
+    await _with_store(lambda store: mark_running(store, job, flow_run_id="dead-run"))
+    await generate_dataset(job.id)
+    done, _ = await stored_job(job.id)
+    assert (done.status, done.total_ok, done.resumes) == ("succeeded", 4, 1)
+
+
+async def test_a_job_resumed_too_often_fails_with_the_reason(monkeypatch):
+    monkeypatch.setenv("DATAGEMS_JOB_MAX_RESUMES", "0")
+    get_settings.cache_clear()
+    job = await create_stored_job(4)
+    await _with_store(lambda store: mark_running(store, job, flow_run_id="dead-run"))
+    with pytest.raises(JobIncomplete, match="DATAGEMS_JOB_MAX_RESUMES"):
+        await generate_dataset(job.id)
+    done, _ = await stored_job(job.id)
+    assert done.status == "failed" and "dead-run" in done.error
+
+
+def test_only_a_run_that_ended_without_finishing_its_shard_is_taken_over():
+    running = Shard(
+        shard_key="s0", peer_id="default", assigned=3, range=IndexRange(start=0, end=3)
+    ).model_copy(update={"status": "running"})
+    done = running.model_copy(update={"status": "failed", "error": "gateway refused"})
+    assert _needs_takeover(Crashed(), running) and _needs_takeover(Crashed(), done)
+    assert _needs_takeover(Failed(), running)
+    assert not _needs_takeover(Failed(), done)  # it failed for a reason of its own
+    assert not _needs_takeover(Cancelled(), running)
+    assert not _needs_takeover(Completed(), running) and not _needs_takeover(Running(), running)
+    assert not _needs_takeover(None, running)
 
 
 async def test_faults_at_the_gateway_still_give_every_record(monkeypatch, fake_gateway):

@@ -81,6 +81,7 @@ async def test_an_expired_lease_is_taken_over_and_the_old_writer_is_fenced_off(s
     clock.ms += 10_001  # the paused worker missed its renewals
     new = await claim(b, key, owner="taker", ttl_seconds=10, clock=clock)
     assert isinstance(new, Lease) and new.token == old.token + 1
+    assert (old.taken_from, new.taken_from) == (None, "paused")
     fresh = FencedStore(b, new)
     await fresh.hset("datagen:job:x:blocks", "0", {"by": "taker"})
 

@@ -28,6 +28,7 @@ def test_an_old_job_loads_with_its_totals_and_no_new_limits():
 def test_an_old_shard_and_details_load():
     shard = Shard.model_validate(OLD["shard"])
     assert (shard.generated_ok, shard.generated_failed, shard.next_index) == (9, 1, 10)
+    assert (shard.takeovers, shard.lease_owner, shard.taken_over_from) == (0, None, None)
     details = JobDetails.model_validate(OLD["details"])
     assert details.inference.profile_id == "p1" and details.inference.concurrency == 4
     assert details.gates.lint is True  # gates an old job never had: the defaults
