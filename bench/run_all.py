@@ -3,7 +3,7 @@
     python -m bench.run_all [--doc docs/benchmarks.md] [--only throughput,faults] [--smoke]
 
 Starts the bench gateway and a Prefect server once, runs throughput, faults, memory, resume,
-exports, API latency and the real model server case against them, and prints each case's figures and whether it met its
+exports, API latency, the real model server and the scale-out case against them, and prints each case's figures and whether it met its
 target. `--doc` writes the results into that Markdown file between its results markers.
 `--smoke` runs every case at a tiny N (what the test suite does): checks the bench, measures
 nothing worth reading.
@@ -18,7 +18,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import api_latency, exports, faults, gates, memory, real_model, resume, throughput
+from bench import (
+    api_latency,
+    exports,
+    faults,
+    gates,
+    memory,
+    real_model,
+    resume,
+    scale_out,
+    throughput,
+)
 from bench.machine import describe_machine, machine_lines
 from bench.report import Line, markdown_table
 from bench.stack import Stack, open_stack
@@ -33,6 +43,7 @@ BENCHES: dict[str, Bench] = {
     "api": api_latency.run,
     "real_model": real_model.run,
     "gates": gates.run,
+    "scale_out": scale_out.run,
 }
 FULL: dict[str, dict[str, Any]] = {
     "throughput": {"sizes": (1000, 10000)},
@@ -43,6 +54,7 @@ FULL: dict[str, dict[str, Any]] = {
     "api": {"sizes": (1000,)},
     "real_model": {"sizes": (20,), "concurrency": 2},
     "gates": {"sizes": (10000,)},
+    "scale_out": {"sizes": (20000,), "concurrency": 32, "latency_ms": 200.0},
 }
 SMOKE: dict[str, dict[str, Any]] = {
     "throughput": {"sizes": (30,), "concurrency": 8, "latency_ms": 20.0},
@@ -53,6 +65,7 @@ SMOKE: dict[str, dict[str, Any]] = {
     "api": {"sizes": (20,), "clients": 4, "requests": 40},
     "real_model": {"sizes": (2,), "concurrency": 2},
     "gates": {"sizes": (40,), "concurrency": 8, "latency_ms": 20.0},
+    "scale_out": {"sizes": (60,), "concurrency": 8, "latency_ms": 50.0},
 }
 START_MARK = "<!-- bench results: start -->"
 END_MARK = "<!-- bench results: end -->"
