@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -279,6 +280,7 @@ def run(
             lines.append(show(Line("scale-out", f"N={n} Prefect on PG vs SQLite", shown, raw=lite)))
     finally:
         pg.stop("immediate")
+        shutil.rmtree(pg.root, ignore_errors=True)
     return lines
 
 
