@@ -3,7 +3,8 @@
     python -m bench.run_all [--doc docs/benchmarks.md] [--only throughput,faults] [--smoke]
 
 Starts the fake gateway and a Prefect server once, runs throughput, faults, memory, resume,
-exports, API latency, the real model server case, the gates and usage accounting against them, and prints each case's figures and whether it met its
+exports, API latency, the real model server case, the gates, usage accounting and the scale-out
+case (its own PostgreSQL, Prefect server and workers), and prints each case's figures and whether it met its
 target. `--doc` writes the results into that Markdown file between its results markers.
 `--smoke` runs every case at a tiny N (what the test suite does): checks the bench, measures
 nothing worth reading.
@@ -27,6 +28,7 @@ from bench import (
     memory,
     real_model,
     resume,
+    scale_out,
     throughput,
 )
 from bench.machine import describe_machine, machine_lines
@@ -44,6 +46,7 @@ BENCHES: dict[str, Bench] = {
     "real_model": real_model.run,
     "gates": gates.run,
     "accounting": accounting.run,
+    "scale_out": scale_out.run,
 }
 FULL: dict[str, dict[str, Any]] = {
     "throughput": {"sizes": (1000, 10000)},
@@ -55,6 +58,7 @@ FULL: dict[str, dict[str, Any]] = {
     "real_model": {"sizes": (20,), "concurrency": 2},
     "gates": {"sizes": (10000,)},
     "accounting": {"sizes": (10000,)},
+    "scale_out": {"sizes": (20000,), "concurrency": 32, "latency_ms": 200.0},
 }
 SMOKE: dict[str, dict[str, Any]] = {
     "throughput": {"sizes": (30,), "concurrency": 8, "latency_ms": 20.0},
@@ -66,6 +70,7 @@ SMOKE: dict[str, dict[str, Any]] = {
     "real_model": {"sizes": (2,), "concurrency": 2},
     "gates": {"sizes": (40,), "concurrency": 8, "latency_ms": 20.0},
     "accounting": {"sizes": (30,), "concurrency": 8, "latency_ms": 20.0},
+    "scale_out": {"sizes": (60,), "concurrency": 8, "latency_ms": 50.0},
 }
 START_MARK = "<!-- bench results: start -->"
 END_MARK = "<!-- bench results: end -->"
