@@ -33,7 +33,7 @@ from prefect.deployments import arun_deployment
 
 from bench.report import Line, rate, show
 from bench.stack import Stack
-from bench.workload import INSTRUCTIONS, SCHEMA
+from bench.workload import INSTRUCTIONS
 from datagems_core.config.settings import load_settings
 from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.repository import create_job, read_job
@@ -43,6 +43,7 @@ from deployments.prefect_server import PrefectServer, start_prefect_server, stop
 from flows.launch import GENERATE_DATASET
 from tests.support.postgres import PostgresServer, start_postgres
 from tests.support.processes import REPO, ServerProcess, free_port, start_server
+from tests.support.schemas import TICKET_SCHEMA
 
 PEERS = ("0xai_A", "0xai_B")
 DATAGEMS = str(Path(sys.executable).parent / "datagems")
@@ -177,7 +178,7 @@ async def _run_job(cluster: Cluster, *, peers: list[str], records: int) -> dict[
     try:
         job = await create_job(
             store, files, owner="bench", title=f"scale-out {records}",
-            instructions=INSTRUCTIONS, schema=SCHEMA, total_records=records, peers=peers,
+            instructions=INSTRUCTIONS, schema=TICKET_SCHEMA, total_records=records, peers=peers,
             seed=1,
             # Each gateway answers records of its own, but they share their words.
             gates=GateConfig(near_duplicate_threshold=None),
