@@ -255,6 +255,9 @@ class MetricsValues(ApiModel):
     last_job_at: str | None
     records_failed: int
     tokens_used: int
+    shard_takeovers: int = Field(
+        0, description="Shard runs taken over from a worker that stopped renewing its lease"
+    )
 
 
 class MetricsPublic(ApiModel):

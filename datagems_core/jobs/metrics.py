@@ -29,6 +29,7 @@ class JobMetrics:
     last_job_at: datetime | None = None
     records_failed: int = 0
     tokens_used: int = 0
+    shard_takeovers: int = 0
     jobs_by_status: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
 
     def to_json(self) -> dict[str, JSONValue]:
@@ -42,6 +43,7 @@ class JobMetrics:
             "lastJobAt": to_iso(self.last_job_at) if self.last_job_at else None,
             "recordsFailed": self.records_failed,
             "tokensUsed": self.tokens_used,
+            "shardTakeovers": self.shard_takeovers,
         }
 
 
@@ -56,6 +58,7 @@ def add_job(metrics: JobMetrics, job: dict[str, JSONValue]) -> None:
     metrics.total_records_requested += _count(job.get("totalRecords"))
     metrics.total_records_generated += _count(job.get("totalOk"))
     metrics.records_failed += _count(job.get("totalFailed"))
+    metrics.shard_takeovers += _count(job.get("takeovers"))
     tokens = job.get("tokens")
     if isinstance(tokens, dict):
         metrics.tokens_used += _count(tokens.get("total"))
@@ -110,6 +113,11 @@ def render_prometheus(
     )
     gauge("datagems_records_failed", "Records that failed.", [("", metrics.records_failed)])
     gauge("datagems_tokens_used", "Model tokens used.", [("", metrics.tokens_used)])
+    gauge(
+        "datagems_shard_takeovers",
+        "Shard runs taken over from a worker that stopped renewing its lease (died or paused).",
+        [("", metrics.shard_takeovers)],
+    )
     last = metrics.last_job_at.timestamp() if metrics.last_job_at else 0
     gauge("datagems_last_job_timestamp_seconds", "Latest job start or creation.", [("", last)])
     gauge("datagems_users", "Accounts that can sign in.", [("", users)])

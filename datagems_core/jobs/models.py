@@ -93,6 +93,7 @@ class Job(StoredModel):
     peer_count: int = 0
     retry_pass: int = 0
     resumes: int = 0  # automatic resumes after a crashed run, in the current pass
+    takeovers: int = 0  # shard runs taken over from a worker that stopped renewing its lease
     dataset_cid: str | None = None
     dataset_format: str | None = None
     # The structured-output form the gateway answered in (negotiation), from the shards.
@@ -156,6 +157,7 @@ class Totals(StoredModel):
     tokens: Tokens = Field(default_factory=Tokens)
     attempts: int = 0
     structured_output: str | None = None
+    takeovers: int = 0
 
     @property
     def done(self) -> int:
@@ -183,5 +185,6 @@ def sum_shards(shards: list[Shard]) -> Totals:
             estimated=sum(s.tokens.estimated for s in shards),
         ),
         attempts=sum(s.attempts for s in shards),
+        takeovers=sum(s.takeovers for s in shards),
         structured_output=next((s.structured_output for s in shards if s.structured_output), None),
     )

@@ -113,6 +113,7 @@ def _with_totals(job: Job, totals: Totals) -> Job:
             "failure_reasons": totals.failure_reasons,
             "rejected": totals.rejected,
             "tokens": totals.tokens,
+            "takeovers": totals.takeovers,
             "structured_output": totals.structured_output or job.structured_output,
         }
     )

@@ -45,6 +45,7 @@ def test_metrics_are_per_user_and_global_for_admin(api):
         "lastJobAt": "2026-02-01T10:00:00.000Z",
         "recordsFailed": 3,
         "tokensUsed": 570,
+        "shardTakeovers": 0,
     }
     everyone = api.admin.get("/api/metrics").json()["metrics"]
     assert everyone["totalJobs"] == 3 and everyone["activeJobs"] == 1

@@ -126,6 +126,13 @@ def test_a_worker_killed_mid_shard_is_taken_over_and_the_job_completes(
         taken = {s["shardKey"]: s for s in view["shards"]}[shard_key]
         assert taken["takeovers"] >= 1, taken
         assert taken["takenOverFrom"] and taken["leaseOwner"] != taken["takenOverFrom"]
+        assert view["job"]["takeovers"] == sum(s["takeovers"] for s in view["shards"])
+        prometheus = client.get("/metrics")  # what an operator watches (docs/running.md)
+        assert prometheus.status_code == 200, prometheus.text
+        [line] = [
+            x for x in prometheus.text.splitlines() if x.startswith("datagems_shard_takeovers ")
+        ]
+        assert float(line.split()[1]) >= 1, line
         print(f"job finished {finished_after:.0f} s after the kill: {taken}")  # noqa: T201
 
         export = client.get(f"/api/jobs/{job_id}/export", params={"format": "jsonl"})

@@ -105,6 +105,10 @@ def test_job_from_the_form_succeeds_and_its_page_offers_working_downloads(
     assert len(page.find_elements(By.CSS_SELECTOR, "#job-records tbody tr")) == RECORDS
     headers = {h.text.upper() for h in page.find_elements(By.CSS_SELECTOR, "#job-records th")}
     assert {"ATTEMPTS", "VARIATION", "TOKENS", "NAME"} <= headers
+    shard_headers = [h.text.upper() for h in page.find_elements(By.CSS_SELECTOR, "#job-shards th")]
+    assert {"LEASE HELD BY", "TAKEOVERS"} <= set(shard_headers)  # what to watch (running.md)
+    takeovers = page.find_elements(By.CSS_SELECTOR, "#job-shards tbody td")
+    assert takeovers[shard_headers.index("TAKEOVERS")].text == "0"
     assert (page.find_element(By.ID, "open-prefect").get_attribute("href") or "").startswith(
         "http://127.0.0.1:"
     )

@@ -52,6 +52,7 @@ async def _store():
         job("j3", "bob", "failed", 7, 0, 7, 0, "2026-01-03T00:00:00.000Z"),
         job("j4", "bob", "queued", 3, 0, 0, 0, "2026-01-04T00:00:00.000Z"),
     ]
+    jobs[2]["takeovers"] = 2  # two of its shards were taken over from dead workers
     for record in jobs:
         await store.hset(JOBS_KEY, record["id"], record)
     return store
@@ -68,6 +69,7 @@ async def test_compute_metrics_for_one_owner():
         "lastJobAt": "2026-01-02T00:00:05.000Z",
         "recordsFailed": 1,
         "tokensUsed": 150,
+        "shardTakeovers": 0,
     }
 
 
@@ -75,6 +77,7 @@ async def test_compute_metrics_for_everyone():
     metrics = (await compute_metrics(await _store(), owner=None)).to_json()
     assert metrics["totalJobs"] == 4 and metrics["failedJobs"] == 1
     assert metrics["recordsFailed"] == 8 and metrics["lastJobAt"] == "2026-01-04T00:00:00.000Z"
+    assert metrics["shardTakeovers"] == 2
 
 
 async def test_compute_metrics_with_no_jobs():
@@ -91,6 +94,7 @@ async def test_render_prometheus_text_format():
     assert 'datagems_jobs{status="failed"} 1' in lines
     assert "datagems_records_generated 14" in lines
     assert "datagems_tokens_used 150" in lines
+    assert "datagems_shard_takeovers 2" in lines
     assert "datagems_users 3" in lines
     assert "# TYPE datagems_active_jobs gauge" in lines
     assert text.endswith("\n")

@@ -22,7 +22,7 @@ def test_an_old_job_loads_with_its_totals_and_no_new_limits():
     )
     assert job.tokens.total == 150 and job.dataset_cid == "d1"
     assert job.max_candidates is None and job.max_tokens is None and job.price is None
-    assert job.resumes == 0 and job.structured_output is None
+    assert job.resumes == 0 and job.structured_output is None and job.takeovers == 0
 
 
 def test_an_old_shard_and_details_load():
