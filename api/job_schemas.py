@@ -180,6 +180,17 @@ class JobCreate(DefinitionFields, GateFields, SpendFields):
     total_records: RecordCount
     max_candidates: StrictInt | None = None
     shards: StrictInt | None = None  # 1..64, at most totalRecords (default DATAGEMS_SHARDS)
+    estimate_id: (
+        Annotated[
+            str,
+            Field(
+                max_length=64,
+                description="The `estimateId` POST /api/jobs/estimate gave for this definition: "
+                "its sample becomes the job's first candidates (ignored by the estimate itself)",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class JobRetry(SpendFields):

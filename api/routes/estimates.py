@@ -8,6 +8,7 @@ from api.deps import CurrentUser, KVStoreDep, SettingsDep
 from api.job_checks import check_job_create
 from api.job_schemas import JobCreate
 from api.openapi import errors
+from datagems_core.billing.estimate_samples import keep_sample
 from datagems_core.billing.estimates import Estimate, estimate_job
 from datagems_core.billing.ledger import record_draft_usage
 
@@ -22,7 +23,8 @@ async def estimate_job_route(
 ) -> Estimate:
     """Takes the body of `POST /api/jobs`, makes `DATAGEMS_ESTIMATE_SAMPLE` candidates through
     the real path (counted as your usage), and projects tokens, cost and time for N accepted
-    records with a range (docs/cost.md says how)."""
+    records with a range (docs/cost.md says how). Its `estimateId`, given to `POST /api/jobs`
+    with the same definition within the hour, makes the sample the job's first candidates."""
     checked = await check_job_create(body, user, settings, store)
     estimate, run = await estimate_job(
         store,
@@ -32,7 +34,7 @@ async def estimate_job_route(
         total_records=checked.total_records,
         max_candidates=checked.max_candidates,
     )
-    await record_draft_usage(
+    ledger_field = await record_draft_usage(
         store,
         owner=user.username,
         model=checked.definition.inference.billed_model or "default",
@@ -42,4 +44,11 @@ async def estimate_job_route(
         price=checked.definition.inference.price,
         kind="estimate",
     )
-    return estimate
+    estimate_id = await keep_sample(
+        store,
+        owner=user.username,
+        definition=checked.definition,
+        run=run,
+        ledger_field=ledger_field,
+    )
+    return estimate.model_copy(update={"estimate_id": estimate_id})

@@ -30,6 +30,7 @@ from api.openapi import errors
 from api.paging import Limit, Offset
 from api.schemas import Ok
 from datagems_core.billing.budgets import check_budget
+from datagems_core.billing.estimate_samples import seed_job, take_sample
 from datagems_core.errors import Forbidden, ServiceUnavailable
 from datagems_core.jobs.models import Job
 from datagems_core.jobs.repository import create_job, list_job_texts_for_user
@@ -54,6 +55,11 @@ async def create_job_route(
     """Save the job `queued` and start its flow run; answers at once."""
     checked = await check_job_create(body, user, settings, store)
     definition, total = checked.definition, checked.total_records
+    sample = None
+    if body.estimate_id is not None:
+        sample = await take_sample(
+            store, estimate_id=body.estimate_id, owner=user.username, definition=definition
+        )
     job = await create_job(
         store,
         files,
@@ -66,13 +72,16 @@ async def create_job_route(
         peers=checked.sharding.keys,
         on_peers=checked.sharding.on_peers,
         dataset_mode=definition.dataset_mode,
-        seed=body.seed,
+        # the sample's variation seed, so the job's own candidates go on where it stopped
+        seed=body.seed if body.seed is not None or sample is None else sample.seed,
         inference=definition.inference,
         gates=definition.gates,
         max_candidates=checked.max_candidates,
         max_tokens=body.max_tokens,
         max_cost_usd=body.max_cost_usd,
     )
+    if sample is not None:
+        job = await seed_job(store, files, settings, job, sample)
     job = await launch_job(store, runner, job)
     return JobPublic(job=job, warnings=definition.warnings)
 

@@ -66,6 +66,9 @@ class Estimate(StoredModel):
     model: str | None
     cost_known: bool
     tokens_estimated: bool = False  # the gateway reported no usage: tokens counted from sizes
+    # Give it as `estimateId` to POST /api/jobs (same definition, within the hour) and the
+    # sample becomes the job's first candidates instead of being paid for again.
+    estimate_id: str | None = None
     method: str = "Wilson 95% interval on acceptance, mean +/- 1.96 s.e. on tokens (docs/cost.md)"
 
 
@@ -73,6 +76,7 @@ class Estimate(StoredModel):
 class SampleRun:
     results: list[RecordResult]
     seconds: list[float]
+    seed: int = 0  # the variation seed the sample was made with (a job made from it goes on)
 
 
 def wilson(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
@@ -90,11 +94,12 @@ async def run_sample(
     store: KVStore, settings: Settings, *, owner: str, definition: DatasetDefinition, size: int
 ) -> SampleRun:
     """`size` candidates of the definition through the gateway and the gates, not stored."""
+    seed = int(time.time()) % (2**31)
     spec = RecordSpec(
         instructions=definition.instructions,
         schema=definition.schema,
         dataset_mode=definition.dataset_mode,
-        seed=int(time.time()) % (2**31),
+        seed=seed,
     )
     stamp = now_iso()
     job = Job(
@@ -130,7 +135,7 @@ async def run_sample(
             return result, time.perf_counter() - started
 
         done = await asyncio.gather(*(one(i) for i in range(size)))
-    return SampleRun(results=[r for r, _ in done], seconds=[s for _, s in done])
+    return SampleRun(results=[r for r, _ in done], seconds=[s for _, s in done], seed=seed)
 
 
 def project(

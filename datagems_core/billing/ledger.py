@@ -151,10 +151,11 @@ async def record_draft_usage(
     price: Price | None,
     estimated: int = 0,
     kind: Literal["draft", "estimate"] = "draft",
-) -> None:
-    """Count a schema draft's (or an estimate's) model calls to the user who asked for it."""
+) -> str | None:
+    """Count a schema draft's (or an estimate's) model calls to the user who asked for it; the
+    ledger field it wrote (None: nothing to count)."""
     if prompt + completion <= 0:
-        return
+        return None
     entry = UsageEntry(
         kind=kind,
         ref=secrets.token_hex(8),
@@ -165,8 +166,15 @@ async def record_draft_usage(
         cost_usd=None if estimated else cost_usd(prompt=prompt, completion=completion, price=price),
     )
     month = month_of()
-    await store.hset(usage_hkey(owner, month), f"{kind}:{entry.ref}", entry.to_record())
+    field = f"{kind}:{entry.ref}"
+    await store.hset(usage_hkey(owner, month), field, entry.to_record())
     await _index(store, owner, month)
+    return field
+
+
+async def drop_usage_entry(store: KVStore, *, owner: str, month: str, field: str) -> None:
+    """Remove one ledger line (an estimate whose calls a job now counts as its own)."""
+    await store.hset(usage_hkey(owner, month), field, None)
 
 
 async def read_usage(store: KVStore, *, user: str, month: str) -> UsageReport:

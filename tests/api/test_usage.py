@@ -424,3 +424,58 @@ def _build_version(env, schedule_id, build_id):
         return await create_version_job(env.store, files, env.settings, schedule, build_id=build_id)
 
     return asyncio.run(build())
+
+
+def test_a_job_created_from_an_estimate_starts_with_its_sample_and_pays_once(
+    tmp_path, fake_gateway
+):
+    harness, _ = start_jobs_harness(
+        tmp_path, update_every_k=5, inference_base_url_raw=fake_gateway.openai_base
+    )
+    with harness.stack:
+        alice = harness.alice
+        body = {
+            "title": "People",
+            "instructions": "Fictional customers of a software shop",
+            "schema": PEOPLE_SCHEMA,
+            "totalRecords": 12,
+            "nearDuplicateThreshold": None,
+        }
+        estimate = alice.post("/api/jobs/estimate", json=body, headers=CSRF).json()
+        estimate_id, sample = estimate["estimateId"], estimate["sample"]
+        assert estimate_id.startswith("est_") and sample == harness.settings.estimate_sample
+        calls = fake_gateway.stats()["requests"]
+        assert calls == sample  # one call per sample candidate (none re-asked here)
+        usage = alice.get("/api/usage").json()["reports"][0]
+        assert sum(m["estimates"] for m in usage["models"]) == 1
+
+        other = alice.post(
+            "/api/jobs", json={**body, "instructions": "Other", "estimateId": estimate_id},
+            headers=CSRF,
+        )  # fmt: skip
+        assert other.status_code == 400 and "estimateId" in other.text
+        assert "another definition" in other.text
+        # a refused attempt used it up (single use); another user cannot take one at all
+        estimate_id = alice.post("/api/jobs/estimate", json=body, headers=CSRF).json()["estimateId"]
+        bob = harness.bob.post("/api/jobs", json={**body, "estimateId": estimate_id}, headers=CSRF)
+        assert bob.status_code == 400 and "of yours" in bob.text
+        calls = fake_gateway.stats()["requests"]
+        before = alice.get("/api/usage").json()["reports"][0]["totals"]["totalTokens"]
+
+        created = alice.post("/api/jobs", json={**body, "estimateId": estimate_id}, headers=CSRF)
+        assert created.status_code == 201, created.text
+        job_id = created.json()["job"]["id"]
+        first = alice.get(f"/api/jobs/{job_id}/records").json()
+        assert [r["index"] for r in first["records"]] == list(range(sample))  # before it runs
+        run_job_here(harness, job_id)
+        view = alice.get(f"/api/jobs/{job_id}").json()
+        assert view["job"]["status"] == "succeeded" and view["job"]["totalOk"] == 12
+        made = fake_gateway.stats()["requests"] - calls
+        candidates = view["job"]["totalOk"] + view["job"]["totalFailed"]
+        assert made == candidates - sample  # the sample's candidates were not made again
+        after = alice.get("/api/usage").json()["reports"][0]["totals"]["totalTokens"]
+        assert after - before == view["tokens"]["total"] - sum(
+            r["tokens"]["total"] for r in first["records"]
+        )  # the sample's tokens moved to the job's line: counted once
+        reused = alice.post("/api/jobs", json={**body, "estimateId": estimate_id}, headers=CSRF)
+        assert reused.status_code == 400 and "used once" in reused.text

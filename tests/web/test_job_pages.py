@@ -157,7 +157,22 @@ def test_the_form_estimates_before_create(page: WebDriver, site: Site):
     assert "cost unknown (no price for this gateway)" in text
     assert "From 5 sample candidates: 100% accepted" in text
     assert page.find_element(By.ID, "create-job").is_enabled()
+    estimate_id = page.find_element(By.ID, "estimate").get_attribute("data-estimate-id")
+    assert estimate_id and estimate_id.startswith("est_")
+
+    page.find_element(By.ID, "create-job").click()  # unchanged: the job takes the sample
+    wait_for_text(page, "#new-job-notice", "Job created")
     assert console_errors(page) == []
+    again = page.execute_async_script(
+        """const [id, done] = arguments;
+        fetch("/api/jobs", {method: "POST", credentials: "same-origin",
+          headers: {"Content-Type": "application/json", "X-Requested-With": "XMLHttpRequest"},
+          body: JSON.stringify({title: "x", instructions: "x", totalRecords: 1, estimateId: id,
+            schema: {type: "object", properties: {name: {type: "string"}}, required: ["name"]}})})
+          .then(async (r) => done([r.status, await r.text()]));""",
+        estimate_id,
+    )
+    assert again[0] == 400 and "no estimate" in again[1]  # the create used it up
 
 
 def test_cost_without_a_price_reads_unknown_on_the_card_and_the_page(

@@ -141,7 +141,7 @@ function showEstimate(panel, estimate) {
     el("span", { text: `about ${span(estimate.seconds, (s) => formatDuration(s == null ? s : s * 1000))}. ` }),
     el("span", {
       class: "muted",
-      text: `From ${estimate.sample} sample candidates: ${pct(estimate.acceptanceRate)} accepted (95% interval ${pct(estimate.acceptanceLow)} to ${pct(estimate.acceptanceHigh)}), ${formatNumber(estimate.tokensPerCandidate)} tokens each.`,
+      text: `From ${estimate.sample} sample candidates: ${pct(estimate.acceptanceRate)} accepted (95% interval ${pct(estimate.acceptanceLow)} to ${pct(estimate.acceptanceHigh)}), ${formatNumber(estimate.tokensPerCandidate)} tokens each. Create the job now, unchanged, and they become its first candidates.`,
     }),
   );
   panel.hidden = false;
@@ -154,6 +154,8 @@ async function setUpForm(config, refreshJobs) {
   const estimateButton = byId("estimate-job");
   const estimatePanel = byId("estimate");
   let settings = null;
+  // The last estimate of this very form: creating the job then keeps its sample candidates.
+  let estimated = null;
   try {
     settings = await api("/api/user/settings");
   } catch (error) {
@@ -167,6 +169,7 @@ async function setUpForm(config, refreshJobs) {
       createButton.disabled = !definition.hasDraft();
       estimateButton.disabled = !definition.hasDraft();
       estimatePanel.hidden = true;
+      estimated = null;
     },
   });
   definition.preset(config.formPreset);
@@ -183,7 +186,10 @@ async function setUpForm(config, refreshJobs) {
     }
     await whileBusy(estimateButton, async () => {
       try {
-        showEstimate(estimatePanel, await api("/api/jobs/estimate", { method: "POST", body }));
+        const estimate = await api("/api/jobs/estimate", { method: "POST", body });
+        showEstimate(estimatePanel, estimate);
+        estimated = estimate.estimateId ? { id: estimate.estimateId, body: JSON.stringify(body) } : null;
+        estimatePanel.dataset.estimateId = estimate.estimateId ?? "";
       } catch (error) {
         showNotice(notice, error);
       }
@@ -200,6 +206,8 @@ async function setUpForm(config, refreshJobs) {
       showNotice(notice, error);
       return;
     }
+    if (estimated && estimated.body === JSON.stringify(body)) body = { ...body, estimateId: estimated.id };
+    estimated = null; // an estimate is used once
     await whileBusy(createButton, async () => {
       try {
         const answer = await api("/api/jobs", { method: "POST", body });
