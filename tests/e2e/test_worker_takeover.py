@@ -1,4 +1,5 @@
-"""A worker killed -9 mid-shard: the job still ends with every record exactly once, unattended.
+"""A worker killed -9 mid-shard, or the one running the job run itself: the job still ends with
+every record exactly once, unattended.
 
 docs/running.md's multi-machine recipe on the session's PostgreSQL: `datagems server`,
 `datagems deploy` (which installs the heartbeat automation), the API (`datagems up` with
@@ -62,14 +63,16 @@ def slow_gateway(fake_gateway_process: FakeGatewayServer) -> Iterator[FakeGatewa
         fake_gateway_process.reset()
 
 
-def test_a_worker_killed_mid_shard_is_taken_over_and_the_job_completes(
-    postgres_server: PostgresServer, slow_gateway: FakeGatewayServer, machines: Machines
-):
+def _cluster(
+    postgres_server: PostgresServer, gateway: FakeGatewayServer, machines: Machines
+) -> tuple[str, str, dict]:
+    """docs/running.md's cluster: the Prefect server, its automations, two workers and the
+    API; the database URL, the API's URL and the workers."""
     database_url = postgres_server.create_database()
     machines.base_env.update(
         DATAGEMS_DATABASE_URL=database_url,
         R1EN_CSTORE_AUTH_BOOTSTRAP_ADMIN_PWD=ADMIN_PASSWORD,
-        DATAGEN_INFERENCE_BASE_URL=slow_gateway.openai_base,
+        DATAGEN_INFERENCE_BASE_URL=gateway.openai_base,
         DATAGEN_UPDATE_EVERY_K_REQUESTS="20",
         DATAGEMS_INFERENCE_CONCURRENCY="4",
         DATAGEMS_SHARDS=str(SHARDS),
@@ -94,26 +97,46 @@ def test_a_worker_killed_mid_shard_is_taken_over_and_the_job_completes(
     )
     app = f"http://127.0.0.1:{app_port}"
     machines.wait_healthy(f"{app}/api/health", api, "the API")
+    return database_url, app, workers
 
+
+def _start_job(client: httpx.Client, total: int) -> str:
+    login = client.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert login.status_code == 200, login.text
+    created = client.post(
+        "/api/jobs",
+        json={
+            "title": "People over two workers",
+            "description": "Fictional customers",
+            "instructions": "Fictional customers of a software shop",
+            "schema": PEOPLE_SCHEMA,
+            "totalRecords": total,
+            "shards": SHARDS,
+        },
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["job"]["id"])
+
+
+def _assert_exported_once(client: httpx.Client, database_url: str, job_id: str, total: int):
+    export = client.get(f"/api/jobs/{job_id}/export", params={"format": "jsonl"})
+    assert export.status_code == 200, export.text
+    rows = [line for line in export.text.splitlines() if line]
+    assert len(rows) == total
+    assert len(set(rows)) == total, "the export has duplicate records"
+    assert all(isinstance(json.loads(row), dict) for row in rows[:5])
+    # Accepted records by index: a rejected candidate's replacement has an index past N.
+    seen = asyncio.run(_stored_indices(database_url, job_id))
+    assert sum(seen.values()) == total
+    assert [i for i, n in seen.items() if n > 1] == [], "an index was accepted twice"
+
+
+def test_a_worker_killed_mid_shard_is_taken_over_and_the_job_completes(
+    postgres_server: PostgresServer, slow_gateway: FakeGatewayServer, machines: Machines
+):
+    database_url, app, workers = _cluster(postgres_server, slow_gateway, machines)
     with httpx.Client(base_url=app, headers=CSRF, timeout=30) as client:
-        login = client.post(
-            "/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
-        )
-        assert login.status_code == 200, login.text
-        created = client.post(
-            "/api/jobs",
-            json={
-                "title": "People over two workers",
-                "description": "Fictional customers",
-                "instructions": "Fictional customers of a software shop",
-                "schema": PEOPLE_SCHEMA,
-                "totalRecords": TOTAL,
-                "shards": SHARDS,
-            },
-        )
-        assert created.status_code == 201, created.text
-        job_id = created.json()["job"]["id"]
-
+        job_id = _start_job(client, TOTAL)
         victim, shard_key = _worker_holding_a_shard(client, job_id, workers, machines)
         _kill_tree(workers[victim].pid)
         killed_at = time.monotonic()
@@ -134,18 +157,48 @@ def test_a_worker_killed_mid_shard_is_taken_over_and_the_job_completes(
         ]
         assert float(line.split()[1]) >= 1, line
         print(f"job finished {finished_after:.0f} s after the kill: {taken}")  # noqa: T201
+        _assert_exported_once(client, database_url, job_id, TOTAL)
 
-        export = client.get(f"/api/jobs/{job_id}/export", params={"format": "jsonl"})
-        assert export.status_code == 200, export.text
-        rows = [line for line in export.text.splitlines() if line]
-        assert len(rows) == TOTAL
-        assert len(set(rows)) == TOTAL, "the export has duplicate records"
-        assert all(isinstance(json.loads(row), dict) for row in rows[:5])
 
-    # Accepted records by index: a rejected candidate's replacement has an index past N.
-    seen = asyncio.run(_stored_indices(database_url, job_id))
-    assert sum(seen.values()) == TOTAL
-    assert [i for i, n in seen.items() if n > 1] == [], "an index was accepted twice"
+def test_the_job_runs_worker_killed_is_picked_up_without_a_person(
+    postgres_server: PostgresServer, slow_gateway: FakeGatewayServer, machines: Machines
+):
+    """The worker running the job's own `generate-dataset` run dies (with the shards it held):
+    the server marks the silent runs Crashed, the resume automation starts a new job run on the
+    other worker, which takes the job's lease and the dead shards over."""
+    total = 1200
+    database_url, app, workers = _cluster(postgres_server, slow_gateway, machines)
+    with httpx.Client(base_url=app, headers=CSRF, timeout=30) as client:
+        job_id = _start_job(client, total)
+        first_run = client.get(f"/api/jobs/{job_id}").json()["job"]["flowRunId"]
+        victim = _worker_of_the_job_run(client, job_id, workers, machines)
+        _kill_tree(workers[victim].pid)
+        killed_at = time.monotonic()
+        print(f"killed {victim} (running the job run)")  # noqa: T201
+
+        view = _wait_until_finished(client, job_id, machines, timeout=400)
+        assert view["job"]["status"] == "succeeded", f"{view['job']}\n{machines.logs()}"
+        print(f"job finished {time.monotonic() - killed_at:.0f} s after the kill")  # noqa: T201
+        assert view["progress"]["ok"] == total
+        assert view["job"]["flowRunId"] != first_run  # a new job run finished it
+        assert view["job"]["resumes"] >= 1
+        _assert_exported_once(client, database_url, job_id, total)
+
+
+def _worker_of_the_job_run(
+    client: httpx.Client, job_id: str, workers: dict, machines: Machines
+) -> str:
+    """The worker whose process runs the job run, once it has records under way."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        view = client.get(f"/api/jobs/{job_id}").json()
+        assert view["job"]["status"] in ("queued", "running"), view["job"]
+        parent_pid = _job_run_pid(job_id, machines)
+        worker = _worker_of(parent_pid, workers) if parent_pid else None
+        if worker is not None and 0 < view["progress"]["ok"] < view["job"]["totalRecords"] // 3:
+            return worker
+        time.sleep(0.5)
+    raise AssertionError(f"no worker ran job {job_id}'s job run\n{machines.logs()}")
 
 
 def _owner_pid(owner: str | None) -> int | None:
