@@ -7,8 +7,9 @@ names the setting in its 400; api/openapi.py writes those ceilings into the docu
 and flags are strict: `true` is not a record count.
 
 Responses reuse the stored models (`Job`, `Shard`, `JobDetails`, `Schedule`): a field added to
-one of them is in the answers and in /openapi.json with no change here. A field added to a
-dataset definition goes in `DefinitionFields` (and `SchedulePatch`, to change it later).
+one of them is in the answers and in /openapi.json with no change here. A field added to
+`DatasetDefinition` goes in `DefinitionFields` (and `SchedulePatch`, to change it later) under
+the same Python name: `api.job_checks.definition_changes` passes every such field to the core.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from pydantic import (
 )
 
 from api.schemas import ApiModel, ApiRequest
-from datagems_core.jobs.models import InferenceChoice, Job, JobDetails, Shard, Tokens
+from datagems_core.datasets.definition import InferenceChoice
+from datagems_core.jobs.models import Job, JobDetails, Shard, Tokens
 from datagems_core.quality.gate_config import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,
     GateConfig,

@@ -27,6 +27,7 @@ from bench.workload import INSTRUCTIONS
 from datagems_core.accounts.api_tokens import create_api_token
 from datagems_core.accounts.users import create_user
 from datagems_core.config.settings import Settings
+from datagems_core.datasets.definition import DatasetDefinition
 from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.repository import create_job
 from datagems_core.store.factory import open_store
@@ -55,13 +56,12 @@ async def write_jobs(settings: Settings, count: int) -> dict[str, Any]:
             job = await create_job(
                 store,
                 files,
+                DatasetDefinition(
+                    title=f"bench job {i}", instructions=INSTRUCTIONS, schema=TICKET_SCHEMA, seed=i
+                ),
                 owner="bench",
-                title=f"bench job {i}",
-                instructions=INSTRUCTIONS,
-                schema=TICKET_SCHEMA,
                 total_records=100,
                 peers=["local"],
-                seed=i,
             )
             job_id = job_id or job.id
         return {"token": token, "job_id": job_id}

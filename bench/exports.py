@@ -23,6 +23,7 @@ from bench.report import Line, show
 from bench.stack import Stack
 from bench.workload import INSTRUCTIONS
 from datagems_core.config.settings import get_settings
+from datagems_core.datasets.definition import DatasetDefinition
 from datagems_core.datasets.record_maker import RecordResult
 from datagems_core.files.factory import open_file_store
 from datagems_core.inference.mock import generate_record
@@ -59,13 +60,12 @@ async def build_job(records: int, block_records: int) -> dict[str, Any]:
         job = await create_job(
             store,
             files,
+            DatasetDefinition(
+                title=f"export {records}", instructions=INSTRUCTIONS, schema=TICKET_SCHEMA, seed=1
+            ),
             owner="bench",
-            title=f"export {records}",
-            instructions=INSTRUCTIONS,
-            schema=TICKET_SCHEMA,
             total_records=records,
             peers=["local"],
-            seed=1,
         )
         pool = [generate_record(TICKET_SCHEMA, seed=5, index=i) for i in range(_POOL)]
         (shard,) = await read_shards(store, job.id)

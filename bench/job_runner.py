@@ -23,8 +23,8 @@ from bench.cases import emit_result
 from bench.measure import Span
 from bench.workload import INSTRUCTIONS
 from datagems_core.config.settings import get_settings
+from datagems_core.datasets.definition import DatasetDefinition, InferenceChoice
 from datagems_core.files.factory import open_file_store
-from datagems_core.jobs.models import InferenceChoice
 from datagems_core.jobs.repository import create_job, read_job, read_shards
 from datagems_core.quality.gate_config import GateConfig
 from datagems_core.store.factory import open_store
@@ -53,17 +53,19 @@ async def create_bench_job(
         job = await create_job(
             store,
             files,
+            DatasetDefinition(
+                title=f"bench {records} records",
+                instructions=INSTRUCTIONS,
+                schema=TICKET_SCHEMA,
+                seed=1,
+                inference=inference,
+                gates=gates or GateConfig(),
+                max_candidates=max_candidates,
+                max_tokens=max_tokens,
+            ),
             owner="bench",
-            title=f"bench {records} records",
-            instructions=INSTRUCTIONS,
-            schema=TICKET_SCHEMA,
             total_records=records,
             peers=["local"],
-            seed=1,
-            inference=inference,
-            gates=gates,
-            max_candidates=max_candidates,
-            max_tokens=max_tokens,
         )
         return job.id
     finally:

@@ -35,6 +35,7 @@ from bench.report import Line, rate, show
 from bench.stack import Stack
 from bench.workload import INSTRUCTIONS
 from datagems_core.config.settings import load_settings
+from datagems_core.datasets.definition import DatasetDefinition
 from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.repository import create_job, read_job
 from datagems_core.quality.gate_config import GateConfig
@@ -176,13 +177,14 @@ async def _run_job(cluster: Cluster, *, peers: list[str], records: int) -> dict[
     )
     store, files = open_store(settings), open_file_store(settings)
     try:
-        job = await create_job(
-            store, files, owner="bench", title=f"scale-out {records}",
-            instructions=INSTRUCTIONS, schema=TICKET_SCHEMA, total_records=records, peers=peers,
-            seed=1,
+        definition = DatasetDefinition(
+            title=f"scale-out {records}", instructions=INSTRUCTIONS, schema=TICKET_SCHEMA, seed=1,
             # Each gateway answers records of its own, but they share their words.
             gates=GateConfig(near_duplicate_threshold=None),
         )  # fmt: skip
+        job = await create_job(
+            store, files, definition, owner="bench", total_records=records, peers=peers
+        )
         started = time.perf_counter()
         async with PrefectClient(cluster.prefect.api_url) as client:
             await arun_deployment(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -11,83 +12,42 @@ from datagems_core.billing.estimates import Estimate, Range, estimate_job
 from datagems_core.billing.ledger import record_draft_usage
 from datagems_core.billing.pricing import format_usd
 from datagems_core.config.settings import Settings
-from datagems_core.datasets.definitions import DatasetDefinition
-from datagems_core.inference.choice import bill_choice
-from datagems_core.jobs.models import InferenceChoice
-from datagems_core.quality.gate_config import GateConfig
 from datagems_core.store.factory import open_store
+from deployments.generate_inputs import check_cli_definition
 
 CLI_OWNER = "cli"
 
 
 def print_estimate(
-    settings: Settings,
-    *,
-    title: str,
-    instructions: str,
-    schema: dict[str, Any],
-    dataset_mode: bool,
-    choice: InferenceChoice,
-    gates: GateConfig,
-    records: int,
-    max_candidates: int | None,
+    settings: Settings, changes: dict[str, Any], *, records: int, schema_path: Path
 ) -> None:
-    estimate = asyncio.run(
-        _estimate(
-            settings,
-            title,
-            instructions,
-            schema,
-            dataset_mode,
-            choice,
-            gates,
-            records,
-            max_candidates,
-        )
-    )
+    """Run the estimate's sample for the definition the options give and print what N records
+    would cost; the sample counts as usage."""
+    estimate = asyncio.run(_estimate(settings, changes, records, schema_path))
     for line in describe(estimate):
         typer.echo(line)
 
 
 async def _estimate(
-    settings: Settings,
-    title: str,
-    instructions: str,
-    schema: dict[str, Any],
-    dataset_mode: bool,
-    choice: InferenceChoice,
-    gates: GateConfig,
-    records: int,
-    max_candidates: int | None,
+    settings: Settings, changes: dict[str, Any], records: int, schema_path: Path
 ) -> Estimate:
     store = open_store(settings)
     try:
-        billed = await bill_choice(store, settings, CLI_OWNER, choice)
-        definition = DatasetDefinition(
-            title=title,
-            description="",
-            instructions=instructions,
-            schema=schema,
-            dataset_mode=dataset_mode,
-            inference=billed,
-            gates=gates,
+        checked = await check_cli_definition(
+            store, settings, CLI_OWNER, changes, records=records, schema_path=schema_path
         )
+        definition = checked.definition
         estimate, run = await estimate_job(
-            store,
-            settings,
-            owner=CLI_OWNER,
-            definition=definition,
-            total_records=records,
-            max_candidates=max_candidates,
+            store, settings, owner=CLI_OWNER, definition=definition, total_records=records
         )
         await record_draft_usage(
             store,
             owner=CLI_OWNER,
-            model=billed.billed_model or "default",
+            model=definition.inference.billed_model or "default",
             prompt=sum(r.usage.prompt for r in run.results),
             completion=sum(r.usage.completion for r in run.results),
             estimated=sum(r.usage.estimated for r in run.results),
-            price=billed.price,
+            price=definition.inference.price,
             kind="estimate",
         )
         return estimate

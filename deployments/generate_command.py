@@ -17,26 +17,23 @@ from typing import Annotated, Any
 
 import typer
 
-from datagems_core.billing.budgets import check_budget
 from datagems_core.config.settings import Settings, get_settings
-from datagems_core.datasets.definitions import check_max_candidates
+from datagems_core.datasets.definition import InferenceChoice
 from datagems_core.errors import BadRequest
 from datagems_core.files.factory import open_file_store
-from datagems_core.inference.choice import bill_choice
-from datagems_core.jobs.models import InferenceChoice
 from datagems_core.jobs.repository import create_job
 from datagems_core.jobs.shards import Sharding, check_shards, sharding_for
 from datagems_core.output.exports import format_for_path
 from datagems_core.quality.gate_config import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,
     GateConfig,
-    check_gate_config,
 )
 from datagems_core.store.factory import open_store
 from deployments.cli_output import one_line_errors, say
 from deployments.cli_run import run_and_export
 from deployments.estimate_command import print_estimate
 from deployments.generate_inputs import (
+    check_cli_definition,
     check_gateway,
     continue_if_short,
     read_instructions,
@@ -134,47 +131,28 @@ def generate(
             base_url=gateway, model=model, api_key_env=api_key_env, concurrency=concurrency
         )
         check_gateway(settings, choice)
-        record_schema = read_schema(schema)
-        gates = check_gate_config(
-            GateConfig(
+        changes: dict[str, Any] = {
+            "title": title or _title_from(text),
+            "instructions": text,
+            "json_schema": read_schema(schema),
+            "dataset_mode": dataset_mode,
+            "inference": choice,
+            "seed": seed,
+            "gates": GateConfig(
                 lint=lint,
                 unique_fields=unique or [],
                 near_duplicate_threshold=None if no_near_duplicates else near_duplicate_threshold,
             ),
-            record_schema,
-        )
-        budget = check_max_candidates(settings, records, max_candidates)
+            "max_candidates": max_candidates,
+            "max_tokens": max_tokens,
+            "max_cost_usd": max_cost,
+        }
         sharding = sharding_for(settings, records, check_shards(shards, records))
         if estimate:
-            print_estimate(
-                settings,
-                title=title or _title_from(text),
-                instructions=text,
-                schema=record_schema,
-                dataset_mode=dataset_mode,
-                choice=choice,
-                gates=gates,
-                records=records,
-                max_candidates=budget,
-            )
+            print_estimate(settings, changes, records=records, schema_path=schema)
             return
-        job_id = asyncio.run(
-            _create(
-                settings,
-                record_schema,
-                text,
-                records,
-                choice,
-                seed,
-                title,
-                dataset_mode,
-                out,
-                gates,
-                budget,
-                (max_tokens, max_cost),
-                sharding,
-            )
-        )
+        changes["description"] = "made with `datagems generate`"
+        job_id = asyncio.run(_create(settings, changes, records, schema, out, sharding))
         run_and_export(settings, job_id, out, verbose=verbose)
 
 
@@ -202,42 +180,26 @@ def resume(
 
 async def _create(
     settings: Settings,
-    schema: dict[str, Any],
-    instructions: str,
+    changes: dict[str, Any],
     records: int,
-    choice: InferenceChoice,
-    seed: int | None,
-    title: str | None,
-    dataset_mode: bool,
+    schema_path: Path,
     out: Path,
-    gates: GateConfig,
-    max_candidates: int | None,
-    spend: tuple[int | None, float | None],
     sharding: Sharding,
 ) -> str:
     store, files = open_store(settings), open_file_store(settings)
     try:
-        billed = await bill_choice(store, settings, CLI_OWNER, choice)
-        check_budget(max_tokens=spend[0], max_cost_usd=spend[1], price=billed.price)
+        checked = await check_cli_definition(
+            store, settings, CLI_OWNER, changes, records=records, schema_path=schema_path
+        )
         job = await create_job(
             store,
             files,
+            checked.definition,
             owner=CLI_OWNER,
-            title=title or _title_from(instructions),
-            description="made with `datagems generate`",
-            instructions=instructions,
-            schema=schema,
             total_records=records,
             peers=sharding.keys,
             on_peers=sharding.on_peers,
-            dataset_mode=dataset_mode,
-            seed=seed,
-            inference=billed,
             meta={"cliOut": str(out.resolve())},
-            gates=gates,
-            max_candidates=max_candidates,
-            max_tokens=spend[0],
-            max_cost_usd=spend[1],
         )
     finally:
         await files.close()

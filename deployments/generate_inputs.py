@@ -1,5 +1,6 @@
 """What `datagems generate | resume` read from the command line, checked before a job exists:
-instructions, the record schema, the gateway choice, and continuing a job that stopped short."""
+instructions, the record schema, the gateway choice, the whole definition, and continuing a job
+that stopped short."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from datagems_core.config.settings import Settings
-from datagems_core.datasets.schemas import sanitize_schema, validate_schema
+from datagems_core.datasets.definition import InferenceChoice
+from datagems_core.datasets.definitions import CheckedDefinition, build_definition
 from datagems_core.errors import BadRequest, ConfigError, SchemaError
 from datagems_core.inference.gateway import GatewayConfig
-from datagems_core.jobs.models import InferenceChoice
 from datagems_core.jobs.repository import read_job
 from datagems_core.jobs.transitions import continue_job
+from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
 
 
@@ -34,7 +36,7 @@ def read_instructions(text: str | None, path: Path | None) -> str:
     return text.strip()
 
 
-def read_schema(path: Path) -> dict[str, Any]:
+def read_schema(path: Path) -> Any:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -43,9 +45,27 @@ def read_schema(path: Path) -> dict[str, Any]:
         raise SchemaError(
             f"--schema {path} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from None
-    schema, _ = sanitize_schema(raw)
-    validate_schema(schema)
-    return schema
+    return raw  # checked with the rest of the definition (`check_cli_definition`)
+
+
+async def check_cli_definition(
+    store: KVStore,
+    settings: Settings,
+    owner: str,
+    changes: dict[str, Any],
+    *,
+    records: int,
+    schema_path: Path,
+) -> CheckedDefinition:
+    """The definition the options give, checked as the API checks one; schema problems name
+    the file."""
+    try:
+        return await build_definition(
+            store, settings, owner, base=None, changes=changes, total_records=records
+        )
+    except SchemaError as exc:
+        problem = exc.message.removeprefix("Invalid schema: ")
+        raise SchemaError(f"--schema {schema_path}: {problem}", details=exc.details) from None
 
 
 def check_gateway(settings: Settings, choice: InferenceChoice) -> None:

@@ -32,7 +32,6 @@ async def estimate_job_route(
         owner=user.username,
         definition=checked.definition,
         total_records=checked.total_records,
-        max_candidates=checked.max_candidates,
     )
     ledger_field = await record_draft_usage(
         store,

@@ -11,6 +11,7 @@ from api.job_schemas import SchemaDraft, SchemaDraftRequest
 from api.openapi import errors
 from datagems_core.billing.ledger import record_draft_usage
 from datagems_core.clock import iso_from_ms, now_iso
+from datagems_core.datasets.definition import InferenceChoice
 from datagems_core.datasets.definitions import check_inference, gateway_for
 from datagems_core.datasets.drafts import (
     DRAFT_TTL_SECONDS,
@@ -20,7 +21,6 @@ from datagems_core.datasets.drafts import (
 )
 from datagems_core.datasets.schema_drafts import draft_schema
 from datagems_core.datasets.schemas import sanitize_schema
-from datagems_core.jobs.models import InferenceChoice
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 

@@ -54,36 +54,28 @@ async def create_job_route(
 ) -> JobPublic:
     """Save the job `queued` and start its flow run; answers at once."""
     checked = await check_job_create(body, user, settings, store)
-    definition, total = checked.definition, checked.total_records
+    definition = checked.definition
     sample = None
     if body.estimate_id is not None:
         sample = await take_sample(
             store, estimate_id=body.estimate_id, owner=user.username, definition=definition
         )
+        if definition.seed is None:
+            # the sample's variation seed, so the job's own candidates go on where it stopped
+            definition = definition.model_copy(update={"seed": sample.seed})
     job = await create_job(
         store,
         files,
+        definition,
         owner=user.username,
-        title=definition.title,
-        description=definition.description,
-        instructions=definition.instructions,
-        schema=definition.schema,
-        total_records=total,
+        total_records=checked.total_records,
         peers=checked.sharding.keys,
         on_peers=checked.sharding.on_peers,
-        dataset_mode=definition.dataset_mode,
-        # the sample's variation seed, so the job's own candidates go on where it stopped
-        seed=body.seed if body.seed is not None or sample is None else sample.seed,
-        inference=definition.inference,
-        gates=definition.gates,
-        max_candidates=checked.max_candidates,
-        max_tokens=body.max_tokens,
-        max_cost_usd=body.max_cost_usd,
     )
     if sample is not None:
         job = await seed_job(store, files, settings, job, sample)
     job = await launch_job(store, runner, job)
-    return JobPublic(job=job, warnings=definition.warnings)
+    return JobPublic(job=job, warnings=checked.warnings)
 
 
 @router.get("", response_model=JobsPublic, summary="List jobs", responses=errors(403))

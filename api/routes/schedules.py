@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, KVStoreDep, Principal, SettingsDep
 from api.flow_runner import FlowRunnerDep
+from api.job_checks import check_definition, definition_changes
 from api.openapi import errors
 from api.schedule_schemas import (
     ScheduleCreate,
@@ -24,15 +25,8 @@ from api.schedule_schemas import (
     ScheduleView,
 )
 from api.schemas import Ok
-from datagems_core.billing.budgets import check_budget
 from datagems_core.clock import now_iso
-from datagems_core.datasets.definitions import (
-    build_definition,
-    check_max_candidates,
-    check_total_records,
-    merge_inference,
-)
-from datagems_core.datasets.drafts import read_optional_draft
+from datagems_core.datasets.definitions import build_definition, check_total_records
 from datagems_core.errors import DatagemsError, Forbidden, NotFound
 from datagems_core.jobs.schedules import (
     Schedule,
@@ -82,40 +76,13 @@ async def create_schedule(
     """Save a dataset definition that rebuilds itself on a cron schedule."""
     total = check_total_records(settings, body.total_records)
     cron, timezone = check_cron(body.cron), check_timezone(body.timezone)
-    draft = read_optional_draft(settings, body.draft_token, username=user.username)
-    definition = await build_definition(
-        store,
-        settings,
-        user.username,
-        draft=draft,
-        title=body.title,
-        description=body.description,
-        instructions=body.instructions,
-        schema=body.json_schema,
-        dataset_mode=body.dataset_mode,
-        inference=body.inference.to_choice() if body.inference else None,
-        gates=body.to_gates(),
-    )
-    max_candidates = check_max_candidates(settings, total, body.max_candidates)
-    check_budget(
-        max_tokens=body.max_tokens, max_cost_usd=body.max_cost_usd, price=definition.inference.price
-    )
+    checked = await check_definition(body, user, settings, store, total)
     stamp = now_iso()
     schedule = Schedule(
+        **dict(checked.definition),
         id=new_schedule_id(),
         owner=user.username,
-        title=definition.title,
-        description=definition.description,
-        instructions=definition.instructions,
-        schema=definition.schema,
-        dataset_mode=definition.dataset_mode,
-        inference=definition.inference,
-        seed=body.seed,
         total_records=total,
-        gates=definition.gates,
-        max_candidates=max_candidates,
-        max_tokens=body.max_tokens,
-        max_cost_usd=body.max_cost_usd,
         cron=cron,
         timezone=timezone,
         active=body.active,
@@ -128,7 +95,7 @@ async def create_schedule(
     except DatagemsError:
         await runner.remove_schedule(schedule.id)  # no orphan build without its definition
         raise
-    return SchedulePublic(schedule=await _public(store, schedule), warnings=definition.warnings)
+    return SchedulePublic(schedule=await _public(store, schedule), warnings=checked.warnings)
 
 
 @router.get("", summary="List schedules", responses=errors(403))
@@ -163,39 +130,23 @@ async def update_schedule(
 ) -> SchedulePublic:
     """Change the definition, the cron or time zone, or pause (`active: false`) and resume."""
     current = await read_visible_schedule(store, user, schedule_id)
-    definition = await build_definition(
+    total = check_total_records(
+        settings, body.total_records if body.total_records is not None else current.total_records
+    )
+    # the current definition with the fields given, all checked again (a changed schema may
+    # no longer suit the gates, a new gateway's price the budget)
+    checked = await build_definition(
         store,
         settings,
         current.owner,
-        draft=None,
-        title=body.title if body.title is not None else current.title,
-        description=body.description if body.description is not None else current.description,
-        instructions=body.instructions if body.instructions is not None else current.instructions,
-        schema=body.json_schema if body.json_schema is not None else current.json_schema,
-        dataset_mode=body.dataset_mode if body.dataset_mode is not None else current.dataset_mode,
-        inference=merge_inference(
-            current.inference, body.inference.to_choice() if body.inference else None
-        ),
-        gates=current.gates,  # checked again: the schema may have changed
+        base=current,
+        changes=definition_changes(body),
+        total_records=total,
     )
-    total = body.total_records if body.total_records is not None else current.total_records
-    max_tokens = body.max_tokens if body.max_tokens is not None else current.max_tokens
-    max_cost = body.max_cost_usd if body.max_cost_usd is not None else current.max_cost_usd
-    check_budget(max_tokens=max_tokens, max_cost_usd=max_cost, price=definition.inference.price)
     updated = current.model_copy(
         update={
-            "title": definition.title,
-            "description": definition.description,
-            "instructions": definition.instructions,
-            "json_schema": definition.schema,
-            "dataset_mode": definition.dataset_mode,
-            "inference": definition.inference,
-            "gates": definition.gates,
-            "seed": body.seed if body.seed is not None else current.seed,
-            "total_records": check_total_records(settings, total),
-            "max_candidates": check_max_candidates(settings, total, current.max_candidates),
-            "max_tokens": max_tokens,
-            "max_cost_usd": max_cost,
+            **dict(checked.definition),
+            "total_records": total,
             "cron": check_cron(body.cron) if body.cron is not None else current.cron,
             "timezone": check_timezone(body.timezone) if body.timezone else current.timezone,
             "active": body.active if body.active is not None else current.active,
@@ -204,7 +155,7 @@ async def update_schedule(
     )
     await runner.put_schedule(updated)
     await write_schedule(store, updated)
-    return SchedulePublic(schedule=await _public(store, updated), warnings=definition.warnings)
+    return SchedulePublic(schedule=await _public(store, updated), warnings=checked.warnings)
 
 
 @router.delete("/{schedule_id}", summary="Delete a schedule", responses=errors(404, 503))

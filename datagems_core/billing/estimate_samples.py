@@ -30,7 +30,7 @@ from datagems_core.billing.ledger import (
 )
 from datagems_core.clock import now_ms
 from datagems_core.config.settings import Settings
-from datagems_core.datasets.definitions import DatasetDefinition
+from datagems_core.datasets.definition import DatasetDefinition
 from datagems_core.datasets.record_maker import RecordResult
 from datagems_core.errors import BadRequest
 from datagems_core.files.base import FileStore
@@ -53,7 +53,7 @@ def definition_fingerprint(definition: DatasetDefinition) -> str:
     """What the sample's candidates depend on: not the title or description."""
     value = {
         "instructions": definition.instructions,
-        "schema": definition.schema,
+        "schema": definition.json_schema,
         "datasetMode": definition.dataset_mode,
         "inference": definition.inference.model_dump(mode="json"),
         "gates": definition.gates.model_dump(mode="json"),

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datagems_core.billing.pricing import Price, cost_usd
 from datagems_core.clock import now_iso
 from datagems_core.config.settings import Settings
-from datagems_core.datasets.definitions import DatasetDefinition
+from datagems_core.datasets.definition import DatasetDefinition
 from datagems_core.datasets.record_maker import RecordResult, RecordSpec
 from datagems_core.inference.choice import gateway_for_choice
 from datagems_core.jobs.candidates import default_max_candidates
@@ -97,7 +97,7 @@ async def run_sample(
     seed = int(time.time()) % (2**31)
     spec = RecordSpec(
         instructions=definition.instructions,
-        schema=definition.schema,
+        schema=definition.json_schema,
         dataset_mode=definition.dataset_mode,
         seed=seed,
     )
@@ -112,15 +112,8 @@ async def run_sample(
         job_details_cid="",
         peers=["estimate"],
     )
-    details = JobDetails(
-        id=job.id,
-        owner=owner,
-        title=definition.title,
-        instructions=definition.instructions,
-        schema=definition.schema,
-        inference=definition.inference,
-        gates=definition.gates,
-        created_at=stamp,
+    details = JobDetails.model_validate(
+        {**dict(definition), "seed": seed, "id": job.id, "owner": owner, "created_at": stamp}
     )
     gateway = await gateway_for_choice(store, settings, owner, definition.inference)
     async with AsyncExitStack() as stack:
@@ -239,7 +232,6 @@ async def estimate_job(
     owner: str,
     definition: DatasetDefinition,
     total_records: int,
-    max_candidates: int | None,
 ) -> tuple[Estimate, SampleRun]:
     """Run the sample and project it to `total_records` accepted records."""
     size = settings.estimate_sample
@@ -251,7 +243,7 @@ async def estimate_job(
     estimate = project(
         run,
         total_records=total_records,
-        max_candidates=max_candidates or default_max_candidates(settings, total_records),
+        max_candidates=definition.max_candidates or default_max_candidates(settings, total_records),
         concurrency=concurrency,
         price=choice.price,
         model=choice.billed_model,

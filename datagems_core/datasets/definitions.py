@@ -1,27 +1,31 @@
-"""Checks on a dataset definition before it becomes a job or a schedule.
+"""Checks on a dataset definition (`datasets.definition`) before it becomes a job or a schedule.
 
-A definition is what a job or a recurring build is made from: title, description, instructions,
-a record schema, dataset mode, the inference choice and a record count. Each check raises a
-BadRequest naming the field and what to change.
+`build_definition` is the one way in for the API (jobs, estimates, schedules) and the CLI: a
+draft or a stored schedule as the base, the fields given as changes, all checked together. Each
+check raises a BadRequest naming the field and what to change.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
+from datagems_core.billing.budgets import check_budget
 from datagems_core.config.settings import Settings
-from datagems_core.datasets.drafts import Draft
+from datagems_core.datasets.definition import (
+    DEFINITION_FIELDS,
+    DatasetDefinition,
+    InferenceChoice,
+    definition_of,
+)
 from datagems_core.datasets.schemas import record_validator, sanitize_schema, validate_schema
 from datagems_core.datasets.size_limits import SizeLimits
 from datagems_core.errors import BadRequest, NotFound, SchemaError
 from datagems_core.inference.choice import bill_choice, gateway_for_choice
 from datagems_core.inference.gateway import GatewayConfig
-from datagems_core.jobs.models import InferenceChoice
 from datagems_core.quality.gate_config import GateConfig, check_gate_config
 from datagems_core.store.base import KVStore
-
-T = TypeVar("T")
 
 
 def check_total_records(settings: Settings, total_records: int) -> int:
@@ -123,17 +127,11 @@ async def check_gates(
     return checked
 
 
-@dataclass
-class DatasetDefinition:
-    """A checked definition, ready for `create_job` or a schedule."""
+@dataclass(frozen=True)
+class CheckedDefinition:
+    """A definition ready for `create_job` or a schedule, and the repairs made to its schema."""
 
-    title: str
-    description: str
-    instructions: str
-    schema: dict[str, Any]
-    dataset_mode: bool
-    inference: InferenceChoice
-    gates: GateConfig = field(default_factory=GateConfig)
+    definition: DatasetDefinition
     warnings: list[str] = field(default_factory=list)
 
 
@@ -149,37 +147,38 @@ async def build_definition(
     settings: Settings,
     owner: str,
     *,
-    draft: Draft | None,
-    title: str | None,
-    description: str | None,
-    instructions: str | None,
-    schema: dict[str, Any] | None,
-    dataset_mode: bool | None,
-    inference: InferenceChoice | None,
-    gates: GateConfig | None = None,
-) -> DatasetDefinition:
-    """A definition from a draft, from written-out fields, or a draft with some fields changed."""
-    title = _pick(title, draft.title if draft else None)
-    instructions = _pick(instructions, draft.instructions if draft else None)
-    schema = _pick(schema, draft.json_schema if draft else None)
-    if title is None or instructions is None or schema is None:
+    base: DatasetDefinition | None,
+    changes: Mapping[str, Any],
+    total_records: int,
+) -> CheckedDefinition:
+    """Check a definition: `base` (a draft, or the schedule being changed) with `changes` (the
+    fields a request or the CLI gave, by their names in `DatasetDefinition`), or the changes
+    alone. Each problem is a BadRequest naming the field; a budget is checked against
+    `total_records` and the gateway's price."""
+    fields: dict[str, Any] = dict(definition_of(base)) if base is not None else {}
+    given = {name: value for name, value in changes.items() if value is not None}
+    unknown = set(given) - DEFINITION_FIELDS
+    if unknown:
+        raise ValueError(f"not fields of a dataset definition: {sorted(unknown)}")
+    inference = merge_inference(fields.get("inference", InferenceChoice()), given.get("inference"))
+    fields.update(given)
+    if any(fields.get(name) is None for name in ("title", "instructions", "json_schema")):
         raise BadRequest(
             "give a draftToken from POST /api/jobs/schema, or title, instructions and schema",
             details={"field": "draftToken"},
         )
-    checked, warnings = check_record_schema(schema, SizeLimits.from_settings(settings))
-    choice = merge_inference(draft.inference if draft else InferenceChoice(), inference)
-    return DatasetDefinition(
-        title=title,
-        description=_pick(description, draft.description if draft else "") or "",
-        instructions=instructions,
-        schema=checked,
-        dataset_mode=bool(_pick(dataset_mode, draft.dataset_mode if draft else False)),
-        inference=await check_inference(store, settings, owner, choice),
-        gates=await check_gates(store, settings, owner, gates or GateConfig(), checked),
-        warnings=warnings,
+    schema, warnings = check_record_schema(
+        fields["json_schema"], SizeLimits.from_settings(settings)
     )
-
-
-def _pick(given: T | None, fallback: T | None) -> T | None:
-    return given if given is not None else fallback
+    choice = await check_inference(store, settings, owner, inference)
+    max_tokens, max_cost_usd = fields.get("max_tokens"), fields.get("max_cost_usd")
+    check_budget(max_tokens=max_tokens, max_cost_usd=max_cost_usd, price=choice.price)
+    fields.update(
+        json_schema=schema,
+        inference=choice,
+        gates=await check_gates(
+            store, settings, owner, fields.get("gates") or GateConfig(), schema
+        ),
+        max_candidates=check_max_candidates(settings, total_records, fields.get("max_candidates")),
+    )
+    return CheckedDefinition(DatasetDefinition.model_validate(fields), warnings)

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any, Final
+from typing import Final
 
 import jwt
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from datagems_core.config.settings import Settings
+from datagems_core.datasets.definition import DatasetDefinition
 from datagems_core.errors import BadRequest
-from datagems_core.jobs.models import InferenceChoice
-from datagems_core.stored_model import StoredModel
 
 DRAFT_TTL_SECONDS: Final = 30 * 60
 _ALGORITHM: Final = "HS256"
@@ -29,19 +28,14 @@ _AUDIENCE: Final = "datagems:draft"
 INVALID_DRAFT: Final = "Invalid or expired draft"
 
 
-class Draft(StoredModel):
-    """What a draft token carries (the seed's DraftTokenPayload, plus who drafted it)."""
+class Draft(DatasetDefinition):
+    """What a draft token carries: the seed's DraftTokenPayload (a definition with its drafted
+    schema), plus who drafted it."""
 
     owner: str
-    title: str
-    description: str = ""
-    instructions: str
-    json_schema: dict[str, Any] = Field(alias="schema")
-    dataset_mode: bool = False
     schema_generated_at: str
     schema_duration_ms: float
     schema_refreshes: int = 0
-    inference: InferenceChoice = Field(default_factory=InferenceChoice)
 
 
 def issue_draft_token(settings: Settings, draft: Draft, *, now: float | None = None) -> str:

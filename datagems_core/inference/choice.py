@@ -13,11 +13,12 @@ from pydantic import SecretStr
 
 from datagems_core.billing.pricing import price_of
 from datagems_core.config.settings import Settings
+from datagems_core.datasets.definition import InferenceChoice
 from datagems_core.errors import ConfigError
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.inference.profiles import profile_price, read_profiles, resolve_profile
 from datagems_core.inference.url_guard import is_allowed_host
-from datagems_core.jobs.models import InferenceChoice, JobDetails
+from datagems_core.jobs.models import JobDetails
 from datagems_core.quality.gate_config import JudgeConfig
 from datagems_core.store.base import KVStore
 

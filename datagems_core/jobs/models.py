@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from datagems_core.billing.pricing import Price
-from datagems_core.quality.gate_config import GateConfig
+from datagems_core.datasets.definition import DatasetDefinition
 from datagems_core.stored_model import StoredModel
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -30,34 +30,12 @@ class IndexRange(StoredModel):
     end: int
 
 
-class InferenceChoice(StoredModel):
-    """How a job reaches its model, without any secret: keys are resolved when the job runs."""
+class JobDetails(DatasetDefinition):
+    """The definition a job was created from, immutable, in the file store (`jobDetailsCid`)."""
 
-    profile_id: str | None = None
-    base_url: str | None = None
-    path: str | None = None
-    flavour: Literal["auto", "openai", "ratio1"] | None = None
-    model: str | None = None
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    concurrency: int | None = Field(None, ge=1)
-    api_key_env: str | None = None  # the name of an environment variable, never its value
-    # The price per million tokens when the job was created (from the profile or the server's
-    # settings); None = unknown, and the job's cost shows as unknown.
-    price: Price | None = None
-    billed_model: str | None = None  # the model name usage is counted under
-
-
-class JobDetails(StoredModel):
     id: str
     owner: str
-    title: str
-    description: str = ""
-    instructions: str
-    json_schema: dict[str, Any] = Field(alias="schema")
-    dataset_mode: bool = False
-    seed: int = 0
-    inference: InferenceChoice = Field(default_factory=InferenceChoice)
-    gates: GateConfig = Field(default_factory=GateConfig)
+    seed: int = 0  # resolved when the job is created
     created_at: str
     meta: dict[str, Any] = Field(default_factory=dict)
 

@@ -22,18 +22,17 @@ from typing import Any
 
 from datagems_core.billing.ledger import record_job_usage
 from datagems_core.clock import now_iso, now_ms
+from datagems_core.datasets.definition import DatasetDefinition, definition_of
 from datagems_core.errors import NotFound
 from datagems_core.files.base import FileStore
 from datagems_core.jobs.models import (
     UNFINISHED,
     IndexRange,
-    InferenceChoice,
     Job,
     JobDetails,
     Shard,
 )
 from datagems_core.jobs.shards import ANY_PEER, plan_shards
-from datagems_core.quality.gate_config import GateConfig
 from datagems_core.store.base import JSONValue, KVStore
 
 JOBS_HKEY = "datagen:jobs"
@@ -67,51 +66,36 @@ def new_job_id() -> str:
 async def create_job(
     store: KVStore,
     files: FileStore,
+    definition: DatasetDefinition,
     *,
     owner: str,
-    title: str,
-    description: str = "",
-    instructions: str,
-    schema: dict[str, Any],
     total_records: int,
     peers: list[str],
-    dataset_mode: bool = False,
-    seed: int | None = None,
-    inference: InferenceChoice | None = None,
+    on_peers: bool = True,
     schedule_id: str | None = None,
     version: int | None = None,
     meta: dict[str, Any] | None = None,
-    gates: GateConfig | None = None,
-    max_candidates: int | None = None,
-    max_tokens: int | None = None,
-    max_cost_usd: float | None = None,
-    on_peers: bool = True,
 ) -> Job:
     """Write a new job as `queued`: its details file, the job, the owner's index and its shards.
 
-    The schema must already be sanitised and validated; `peers` are the shard keys (contiguous
-    ranges as the seed splits them): with `on_peers` each is the peer that runs it, else the
-    shards are bound to no peer and any worker runs them (`shards.sharding_for`).
+    The definition must already be checked (`datasets.definitions.build_definition`); `peers`
+    are the shard keys (contiguous ranges as the seed splits them): with `on_peers` each is the
+    peer that runs it, else the shards are bound to no peer and any worker runs them
+    (`shards.sharding_for`). A definition without a seed gets one drawn here.
     """
     if total_records < 0:
         raise ValueError("total_records must not be negative")
     if not peers:
         raise ValueError("a job needs at least one peer to run its shard")
-    if max_candidates is not None and max_candidates < total_records:
+    if definition.max_candidates is not None and definition.max_candidates < total_records:
         raise ValueError("max_candidates must be at least total_records")
     job_id = new_job_id()
     created = now_iso()
+    seed = definition.seed if definition.seed is not None else secrets.randbelow(2**31)
     details = JobDetails(
+        **dict(definition_of(definition).model_copy(update={"seed": seed})),
         id=job_id,
         owner=owner,
-        title=title,
-        description=description,
-        instructions=instructions,
-        schema=schema,
-        dataset_mode=dataset_mode,
-        seed=seed if seed is not None else secrets.randbelow(2**31),
-        inference=inference or InferenceChoice(),
-        gates=gates or GateConfig(),
         created_at=created,
         meta=meta or {},
     )
@@ -122,12 +106,12 @@ async def create_job(
     job = Job(
         id=job_id,
         owner=owner,
-        title=title,
-        description=description,
+        title=details.title,
+        description=details.description,
         total_records=total_records,
         created_at=created,
         updated_at=created,
-        dataset_mode=dataset_mode,
+        dataset_mode=details.dataset_mode,
         schedule_id=schedule_id,
         version=version,
         job_details_cid=details_cid,
@@ -135,9 +119,9 @@ async def create_job(
         peer_count=len(peers),
         price=details.inference.price,
         model=details.inference.billed_model or details.inference.model,
-        max_candidates=max_candidates,
-        max_tokens=max_tokens,
-        max_cost_usd=max_cost_usd,
+        max_candidates=details.max_candidates,
+        max_tokens=details.max_tokens,
+        max_cost_usd=details.max_cost_usd,
     )
     await write_job(store, job)
     for planned in plan_shards(total_records, peers):

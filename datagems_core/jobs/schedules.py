@@ -15,21 +15,19 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from croniter import CroniterBadCronError, CroniterBadDateError, CroniterNotAlphaError, croniter
-from pydantic import Field
 
 from datagems_core.clock import now, now_iso, now_ms, to_iso
 from datagems_core.config.settings import Settings
+from datagems_core.datasets.definition import DatasetDefinition, definition_of
 from datagems_core.errors import BadRequest, NotFound
 from datagems_core.files.base import FileStore
 from datagems_core.inference.choice import bill_choice
-from datagems_core.jobs.models import InferenceChoice, Job
+from datagems_core.jobs.models import Job
 from datagems_core.jobs.repository import create_job, read_job
 from datagems_core.jobs.shards import sharding_for
-from datagems_core.quality.gate_config import GateConfig
 from datagems_core.store.base import KVStore
 from datagems_core.stored_model import StoredModel
 
@@ -52,22 +50,13 @@ def new_schedule_id() -> str:
     return f"sched_{now_ms()}_{secrets.token_hex(3)}"
 
 
-class Schedule(StoredModel):
+class Schedule(DatasetDefinition):
+    """A definition rebuilt on a cron; its budgets are each version's (each job gets them whole),
+    and a seed of None lets every version draw its own."""
+
     id: str
     owner: str
-    title: str
-    description: str = ""
-    instructions: str
-    json_schema: dict[str, Any] = Field(alias="schema")
-    dataset_mode: bool = False
-    inference: InferenceChoice = Field(default_factory=InferenceChoice)
-    seed: int | None = None  # None: every version draws its own seed
     total_records: int
-    gates: GateConfig = Field(default_factory=GateConfig)
-    max_candidates: int | None = None
-    # a spend budget for each version (each version's job gets it whole)
-    max_tokens: int | None = None
-    max_cost_usd: float | None = None
     cron: str
     timezone: str = "UTC"
     active: bool = True
@@ -205,27 +194,21 @@ async def create_version_job(
         number = max((v.version for v in versions), default=0) + 1
         claim = ScheduleVersion(version=number, flow_run_id=build_id, created_at=now_iso())
         await _write_version(store, schedule.id, claim)
+    # each version is priced at today's price of its gateway
+    inference = await bill_choice(store, settings, schedule.owner, schedule.inference)
+    sharding = sharding_for(settings, schedule.total_records)
     job = await create_job(
         store,
         files,
+        definition_of(schedule).model_copy(
+            update={"title": f"{schedule.title} v{claim.version}", "inference": inference}
+        ),
         owner=schedule.owner,
-        title=f"{schedule.title} v{claim.version}",
-        description=schedule.description,
-        instructions=schedule.instructions,
-        schema=schedule.json_schema,
         total_records=schedule.total_records,
-        peers=(sharding := sharding_for(settings, schedule.total_records)).keys,
+        peers=sharding.keys,
         on_peers=sharding.on_peers,
-        dataset_mode=schedule.dataset_mode,
-        seed=schedule.seed,
-        # each version is priced at today's price of its gateway
-        inference=await bill_choice(store, settings, schedule.owner, schedule.inference),
         schedule_id=schedule.id,
         version=claim.version,
-        gates=schedule.gates,
-        max_candidates=schedule.max_candidates,
-        max_tokens=schedule.max_tokens,
-        max_cost_usd=schedule.max_cost_usd,
         meta={"scheduleId": schedule.id, "version": claim.version, "buildId": build_id},
     )
     await _write_version(store, schedule.id, claim.model_copy(update={"job_id": job.id}))

@@ -27,6 +27,7 @@ from datagems_core.billing.budgets import (
 from datagems_core.billing.quotas import shard_spend_guard
 from datagems_core.clock import now_iso
 from datagems_core.config.settings import Settings
+from datagems_core.datasets.definition import InferenceChoice
 from datagems_core.datasets.record_maker import (
     RecordMaker,
     RecordResult,
@@ -37,7 +38,7 @@ from datagems_core.files.base import FileStore
 from datagems_core.inference.choice import resolve_gateway
 from datagems_core.jobs.candidates import CandidatePlan, budget_message, shard_budget
 from datagems_core.jobs.checkpoints import ShardProgress, save_shard
-from datagems_core.jobs.models import InferenceChoice, Job, JobDetails, Shard
+from datagems_core.jobs.models import Job, JobDetails, Shard
 from datagems_core.jobs.repository import read_details, read_job, read_shard
 from datagems_core.jobs.shard_loop import (
     CheckpointHook,

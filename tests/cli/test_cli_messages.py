@@ -61,7 +61,9 @@ def test_a_schema_file_that_is_not_an_object_says_it_must_be_one(tmp_path):
     args[args.index("person.schema.json")] = "list.json"
     result = run_cli(args, cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.strip() == "error: $: the schema must be a JSON object, got an array"
+    assert result.stderr.strip() == (
+        "error: --schema list.json: $: the schema must be a JSON object, got an array"
+    )
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from prefect.deployments import arun_deployment
 from prefect.exceptions import ObjectNotFound
 
 from datagems_core.config.settings import get_settings
+from datagems_core.datasets.definition import DatasetDefinition
 from datagems_core.files.base import FileStore
 from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.models import Job, Shard
@@ -70,14 +71,16 @@ def _run_job(cluster: PeerCluster, total_records: int) -> tuple[Job, FlowRun]:
         lambda store, files: create_job(
             store,
             files,
+            DatasetDefinition(
+                title=f"People x{total_records}",
+                instructions="Fictional customers of a software shop",
+                schema=PEOPLE_SCHEMA,
+                # the fake gateways' records share their words: no near-duplicate replacements
+                gates=GateConfig(near_duplicate_threshold=None),
+            ),
             owner="erin",
-            title=f"People x{total_records}",
-            instructions="Fictional customers of a software shop",
-            schema=PEOPLE_SCHEMA,
             total_records=total_records,
             peers=list(PEERS),
-            # the fake gateways' records share their words: no near-duplicate replacements here
-            gates=GateConfig(near_duplicate_threshold=None),
         ),
     )
     parent = cluster.ask_prefect(

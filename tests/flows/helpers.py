@@ -15,8 +15,9 @@ from prefect.client.schemas.filters import (
 )
 
 from datagems_core.config.settings import get_settings
+from datagems_core.datasets.definition import DatasetDefinition, InferenceChoice
 from datagems_core.files.factory import open_file_store
-from datagems_core.jobs.models import InferenceChoice, Job
+from datagems_core.jobs.models import Job
 from datagems_core.jobs.repository import create_job
 from datagems_core.store.factory import open_store
 from tests.support.schemas import PERSON_SCHEMA
@@ -33,18 +34,21 @@ async def create_stored_job(
     settings = get_settings()
     store, files = open_store(settings), open_file_store(settings)
     try:
-        return await create_job(
-            store,
-            files,
-            owner="alice",
+        definition = DatasetDefinition(
             title=title,
             instructions="Fictional customers of a software shop",
             schema=PERSON_SCHEMA,
+            seed=11,
+            inference=inference or InferenceChoice(),
+        )
+        return await create_job(
+            store,
+            files,
+            definition,
+            owner="alice",
             total_records=total_records,
             peers=peers or ["local"],
             on_peers=on_peers,
-            seed=11,
-            inference=inference,
         )
     finally:
         await files.close()

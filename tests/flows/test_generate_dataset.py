@@ -16,9 +16,10 @@ from prefect.client.schemas.filters import (
 from prefect.states import Cancelled, Completed, Crashed, Failed, Running
 
 from datagems_core.config.settings import get_settings
+from datagems_core.datasets.definition import InferenceChoice
 from datagems_core.errors import InferenceUnreachable
 from datagems_core.files.factory import open_file_store
-from datagems_core.jobs.models import IndexRange, InferenceChoice, Shard
+from datagems_core.jobs.models import IndexRange, Shard
 from datagems_core.jobs.repository import read_job, read_shards
 from datagems_core.jobs.shard_lease import Lease, claim, job_lease_key
 from datagems_core.jobs.stored_records import iter_ok_records

@@ -7,10 +7,9 @@ import pytest
 
 from datagems_core.billing.estimate_samples import keep_sample, sample_key, seed_job, take_sample
 from datagems_core.billing.estimates import SampleRun
-from datagems_core.datasets.definitions import DatasetDefinition
+from datagems_core.datasets.definition import DatasetDefinition, InferenceChoice
 from datagems_core.datasets.record_maker import RecordResult
 from datagems_core.errors import BadRequest
-from datagems_core.jobs.models import InferenceChoice
 from datagems_core.jobs.repository import read_shards
 from datagems_core.jobs.stored_records import iter_result_chunks
 from datagems_core.store.memory import MemoryStore

@@ -10,6 +10,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from pydantic import SecretStr
 
 from datagems_core.config.settings import load_settings
+from datagems_core.datasets.definition import InferenceChoice
 from datagems_core.datasets.record_maker import RecordSpec, open_record_maker
 from datagems_core.errors import BadRequest, InferenceRejected
 from datagems_core.inference import profiles
@@ -18,7 +19,6 @@ from datagems_core.inference.connect_guard import PublicAddressResolver
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.inference.model_listing import list_models
 from datagems_core.inference.profiles import ProfileChange
-from datagems_core.jobs.models import InferenceChoice
 from datagems_core.store.memory import MemoryStore
 
 SCHEMA = {

@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from datagems_core.datasets.definition import (
+    DEFINITION_FIELDS,
+    DatasetDefinition,
+    InferenceChoice,
+)
 from datagems_core.files.local import LocalFileStore
-from datagems_core.jobs.models import InferenceChoice, Job
+from datagems_core.jobs.models import Job
 from datagems_core.jobs.repository import create_job
 from datagems_core.store.base import KVStore
 from tests.support.schemas import PERSON_SCHEMA
@@ -26,17 +31,21 @@ async def make_job(
     inference: InferenceChoice | None = None,
     **overrides: Any,
 ) -> Job:
-    return await create_job(
-        store,
-        files,
-        owner=owner,
+    definition = DatasetDefinition(
         title=overrides.pop("title", "People"),
         description="test people",
         instructions="Fictional customers of a software shop",
         schema=overrides.pop("schema", PERSON_SCHEMA),
+        seed=overrides.pop("seed", 7),
+        inference=inference or InferenceChoice(),
+        **{name: overrides.pop(name) for name in DEFINITION_FIELDS if name in overrides},
+    )
+    return await create_job(
+        store,
+        files,
+        definition,
+        owner=owner,
         total_records=total_records,
         peers=peers or ["local"],
-        seed=overrides.pop("seed", 7),
-        inference=inference,
         **overrides,
     )

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
+from datagems_core.datasets.definition import InferenceChoice
 from datagems_core.errors import InferenceUnreachable
-from datagems_core.jobs.models import InferenceChoice
 from datagems_core.jobs.repository import read_shard
 from datagems_core.jobs.shard_run import SystemicFailure, run_shard
 from datagems_core.jobs.stored_records import iter_result_chunks

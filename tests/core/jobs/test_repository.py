@@ -6,8 +6,9 @@ import re
 
 import pytest
 
+from datagems_core.datasets.definition import InferenceChoice
 from datagems_core.errors import BadRequest, Conflict, NotFound
-from datagems_core.jobs.models import InferenceChoice, Shard, Tokens, sum_shards
+from datagems_core.jobs.models import Shard, Tokens, sum_shards
 from datagems_core.jobs.repository import (
     JOBS_HKEY,
     cancel_key,

@@ -8,9 +8,10 @@ from collections import Counter
 
 import pytest
 
+from datagems_core.datasets.definition import InferenceChoice
 from datagems_core.errors import InferenceUnreachable
 from datagems_core.jobs.checkpoints import parse_block, read_block_entries
-from datagems_core.jobs.models import InferenceChoice, sum_shards
+from datagems_core.jobs.models import sum_shards
 from datagems_core.jobs.repository import read_job, read_shard
 from datagems_core.jobs.shard_run import run_records, run_shard
 from datagems_core.jobs.stored_records import iter_result_chunks
