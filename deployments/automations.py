@@ -4,8 +4,8 @@ comes back.
 * "datagems: crash runs whose heartbeats stopped": a run of a DataGems flow sends a heartbeat
   every DATAGEMS_HEARTBEAT_SECONDS (`datagems worker` and `datagems up` set
   PREFECT_FLOWS_HEARTBEAT_FREQUENCY); when neither a heartbeat nor a final state follows one
-  within a few heartbeats (or none follows its Running state), the server marks the run Crashed (Prefect's "detect zombie flows"
-  recipe). The job run then takes the shard over in a new run (flows/generate_dataset.py).
+  within a few heartbeats (or no Running state follows its Pending one, no heartbeat its Running
+  one), the server marks the run Crashed (Prefect's "detect zombie flows" recipe). The job run then takes the shard over in a new run (flows/generate_dataset.py).
 * "datagems: resume crashed job runs": a Crashed `generate-dataset/default` run starts a new run
   of that deployment for the same job; the job's own lease keeps it to one live job run.
 
@@ -33,6 +33,7 @@ RESUME_CRASHED_JOBS: Final = "datagems: resume crashed job runs"
 DATAGEMS_FLOWS: Final = ["generate-dataset", "generate-shard", "build-recurring-dataset"]
 # A run is dead after this many heartbeats missed; one late heartbeat on a busy machine is not.
 MISSED_HEARTBEATS: Final = 2.5
+_PENDING: Final = "prefect.flow-run.Pending"
 _FINAL_EVENTS: Final = {
     f"prefect.flow-run.{name}" for name in ("Completed", "Failed", "Cancelled", "Crashed")
 }
@@ -48,9 +49,11 @@ def silent_runs_automation(settings: Settings) -> AutomationCore:
             "worker died) is marked Crashed, so its job takes the work over."
         ),
         trigger=EventTrigger(
-            # From Running too: a run killed before its first heartbeat is as dead.
-            after={"prefect.flow-run.heartbeat", "prefect.flow-run.Running"},
-            expect={"prefect.flow-run.heartbeat", *_FINAL_EVENTS},
+            # From Pending and Running too: a worker killed while it starts a run's process
+            # (Pending) or before the run's first heartbeat leaves a run as dead. An event in
+            # both sets (a heartbeat, Running) meets the window and starts the next one.
+            after={"prefect.flow-run.heartbeat", "prefect.flow-run.Running", _PENDING},
+            expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Running", *_FINAL_EVENTS},
             match=ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"}),
             match_related=ResourceSpecification(
                 {"prefect.resource.role": "flow", "prefect.resource.name": DATAGEMS_FLOWS}

@@ -117,11 +117,16 @@ def process_limit(settings: Settings) -> int:
 
     The jobs themselves (DATAGEN_MAX_CONCURRENT_JOBS_PER_INSTANCE), plus, when a job is split
     over several peers (or DATAGEMS_SHARDS shards for any worker) and this runner also serves
-    their shards, one run per shard, plus a recurring build. Shards of one machine run inside their job's process and take no slot.
+    their shards, one run per shard (at most DATAGEMS_WORKER_SHARD_SLOTS), plus a recurring
+    build. Shards of one machine run inside their job's process and take no slot.
     """
     peers = len(settings.chainstore_peers)
-    # A worker may take every shard run of a job split over any worker (DATAGEMS_SHARDS).
-    shard_runs = max(peers if peers > 1 else 0, settings.shards if settings.shards > 1 else 0)
+    # A worker may take every shard run of a job split over any worker (DATAGEMS_SHARDS), or
+    # its share of them (DATAGEMS_WORKER_SHARD_SLOTS), which leaves the rest to other workers.
+    any_worker = settings.shards if settings.shards > 1 else 0
+    if settings.worker_shard_slots is not None:
+        any_worker = settings.worker_shard_slots
+    shard_runs = max(peers if peers > 1 else 0, any_worker)
     return settings.max_concurrent_jobs * (1 + shard_runs) + RECURRING_BUILD_SLOTS
 
 

@@ -63,6 +63,12 @@ class WorkSettings(BaseModel):
     # Shards of a job not on Ratio1 peers (a job's `shards` overrides it); each shard runs on
     # any `datagems worker` of the pool, or in the job's own run without a pool.
     shards: int = Field(1, ge=1, le=64, validation_alias="DATAGEMS_SHARDS")
+    # Shard runs one `datagems worker` takes at once, per job it may run (None: DATAGEMS_SHARDS,
+    # every shard). A worker takes runs up to its limit when it polls, so the first to poll takes
+    # a whole job; on W workers ceil(shards / W) spreads a job's shards over them.
+    worker_shard_slots: int | None = Field(
+        None, ge=1, le=64, validation_alias="DATAGEMS_WORKER_SHARD_SLOTS"
+    )
     # A shard whose run crashed (its worker died) is run again this many times, then the job fails.
     shard_max_takeovers: int = Field(3, ge=0, validation_alias="DATAGEMS_SHARD_MAX_TAKEOVERS")
     # Flow runs of `datagems worker` / `datagems up` send a heartbeat this often (Prefect's

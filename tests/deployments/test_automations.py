@@ -13,7 +13,7 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.events import emit_event
 from prefect.events.worker import EventsWorker
-from prefect.states import Running
+from prefect.states import Pending, Running
 
 from datagems_core.config.settings import load_settings
 from deployments.automations import (
@@ -82,10 +82,42 @@ def _emit_beat(flow_run, flow_id, flow_name):
     )
 
 
-def test_a_run_killed_before_its_first_heartbeat_is_watched_from_running(settings):
+def test_a_run_killed_before_its_first_heartbeat_is_watched_from_pending_and_running(settings):
     trigger = silent_runs_automation(settings).trigger
-    assert trigger.after == {"prefect.flow-run.heartbeat", "prefect.flow-run.Running"}
-    assert "prefect.flow-run.Running" not in trigger.expect
+    assert trigger.after == {
+        "prefect.flow-run.heartbeat",
+        "prefect.flow-run.Running",
+        "prefect.flow-run.Pending",
+    }
+    assert "prefect.flow-run.Pending" not in trigger.expect, "Pending must be followed"
+    assert {"prefect.flow-run.Running", "prefect.flow-run.heartbeat"} <= trigger.expect
+
+
+async def _wait_crashed(client, flow_run_id, seconds=120):
+    deadline = time.monotonic() + seconds
+    while True:
+        state = (await client.read_flow_run(flow_run_id)).state
+        if (state is not None and state.is_crashed()) or time.monotonic() > deadline:
+            return state
+        await asyncio.sleep(2)
+
+
+@pytest.mark.timeout(180)
+async def test_a_run_whose_worker_died_while_starting_it_is_crashed_by_the_server(settings):
+    """A worker killed between taking a run (Pending) and the run's process starting: no
+    Running state nor heartbeat ever comes; the run must not stay Pending for ever."""
+    automation = silent_runs_automation(settings)
+    automation.trigger.within = timedelta(seconds=10)  # the shortest Prefect allows
+    automation.name = "test: crash silent pending runs"
+    async with get_client() as client:
+        automation_id = await client.create_automation(automation)
+        try:
+            await asyncio.sleep(1)  # the triggers service loads the new automation
+            ours = await client.create_flow_run(shard_flow, state=Pending())
+            state = await _wait_crashed(client, ours.id)
+            assert state is not None and state.is_crashed(), state
+        finally:
+            await client.delete_automation(automation_id)
 
 
 @pytest.mark.timeout(180)

@@ -124,6 +124,9 @@ def test_process_limit_leaves_room_for_shard_runs_and_a_recurring_build(monkeypa
     monkeypatch.delenv("R1EN_CHAINSTORE_PEERS")
     monkeypatch.setenv("DATAGEMS_SHARDS", "4")
     assert process_limit(load_settings()) == 2 * (1 + 4) + 1
+    # a worker's share of a job's shards, so the first worker to poll does not take them all
+    monkeypatch.setenv("DATAGEMS_WORKER_SHARD_SLOTS", "2")
+    assert process_limit(load_settings()) == 2 * (1 + 2) + 1
 
 
 def test_project_deployments_load_from_their_entrypoints(monkeypatch):

@@ -76,6 +76,9 @@ def _cluster(
         DATAGEN_UPDATE_EVERY_K_REQUESTS="20",
         DATAGEMS_INFERENCE_CONCURRENCY="4",
         DATAGEMS_SHARDS=str(SHARDS),
+        # each worker takes its share of the shards: the first to poll would otherwise take
+        # every shard of the job, and with them the job run's, 1 time in 2
+        DATAGEMS_WORKER_SHARD_SLOTS=str(SHARDS // 2),
         DATAGEMS_HEARTBEAT_SECONDS="30",  # Prefect's shortest: a dead run is Crashed in ~75 s
         DATAGEMS_SHARD_LEASE_SECONDS="6",
     )
