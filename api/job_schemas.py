@@ -28,7 +28,8 @@ from pydantic import (
 
 from api.schemas import ApiModel, ApiRequest
 from datagems_core.datasets.definition import InferenceChoice
-from datagems_core.jobs.models import Job, JobDetails, Shard, Tokens
+from datagems_core.inference.usage import TokenUsage
+from datagems_core.jobs.models import Job, JobDetails, Shard
 from datagems_core.quality.gate_config import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,
     GateConfig,
@@ -101,7 +102,7 @@ class SchemaDraft(ApiModel):
     draft_token: str
     draft_expires_at: str
     warnings: list[str]
-    tokens: Tokens
+    tokens: TokenUsage
 
 
 class DefinitionFields(ApiRequest):
@@ -244,7 +245,7 @@ class JobView(ApiModel):
     progress: Progress
     timings: Timings
     failure_reasons: dict[str, int]
-    tokens: Tokens
+    tokens: TokenUsage
     details: JobDetails | DetailsUnavailable
     flow_run_id: str | None
     prefect_url: str | None
@@ -257,7 +258,7 @@ class RecordPublic(ApiModel):
     error: str | None
     attempts: int
     variation: dict[str, Any] = Field(description="Values the prompt asked the model to use")
-    tokens: Tokens
+    tokens: TokenUsage
     duration_ms: float | None
 
 

@@ -10,14 +10,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from datagems_core.billing.pricing import Price, cost_usd, format_usd
-from datagems_core.jobs.models import Job, Tokens, sum_shards
+from datagems_core.inference.usage import TokenUsage
+from datagems_core.jobs.models import Job, sum_shards
 from datagems_core.jobs.repository import read_shards
 from datagems_core.store.base import KVStore
 
 POLL_SECONDS = 0.5
 
 
-def spend_text(tokens: Tokens, price: Price | None) -> str:
+def spend_text(tokens: TokenUsage, price: Price | None) -> str:
     """`12,345 tokens $0.0031`, or `cost unknown` without a price; `~12,345 tokens` when some
     were counted from sizes because the gateway reported no usage (their cost is unknown)."""
     cost = cost_usd(prompt=tokens.prompt, completion=tokens.completion, price=price)

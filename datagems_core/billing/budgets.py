@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datagems_core.billing.pricing import Price, cost_usd, format_usd
 from datagems_core.errors import BadRequest
 from datagems_core.inference.usage import TokenUsage
-from datagems_core.jobs.models import Job, Shard, Tokens
+from datagems_core.jobs.models import Job, Shard
 
 BUDGET_REACHED = "budget reached"
 MAX_COST_USD = 1_000_000.0
@@ -118,7 +118,7 @@ def shard_share(job: Job, shard: Shard) -> float:
 QUOTA_REACHED = "monthly quota reached"
 
 
-def budget_reached_message(job: Job, tokens: Tokens, accepted: int) -> str:
+def budget_reached_message(job: Job, tokens: TokenUsage, accepted: int) -> str:
     """`budget reached: $4.12 of $4.00, 812 of 1000 accepted` (or in tokens)."""
     parts = []
     if job.max_cost_usd is not None:

@@ -35,6 +35,15 @@ class TokenUsage:
             self.estimated + other.estimated,
         )
 
+    def to_record(self) -> dict[str, int]:
+        """All four counts, as job and shard records (and the API) show them."""
+        return {
+            "prompt": self.prompt,
+            "completion": self.completion,
+            "total": self.total,
+            "estimated": self.estimated,
+        }
+
     def to_json(self) -> dict[str, int]:
         counts = {"prompt": self.prompt, "completion": self.completion, "total": self.total}
         if self.estimated:

@@ -22,8 +22,9 @@ from datagems_core.clock import now_iso
 from datagems_core.datasets.record_maker import RecordResult
 from datagems_core.errors import FileStoreError, StoreError
 from datagems_core.files.base import FileStore
+from datagems_core.inference.usage import TokenUsage
 from datagems_core.jobs.candidates import CandidatePlan
-from datagems_core.jobs.models import Shard, Tokens
+from datagems_core.jobs.models import Shard
 from datagems_core.jobs.repository import blocks_hkey, write_shard
 from datagems_core.output.record_shapes import Shape, merge_shapes, shape_of_records
 from datagems_core.store.base import KVStore
@@ -169,7 +170,7 @@ class ShardProgress:
                 "generated_failed": failed,
                 "failure_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
                 "rejected": dict(sorted(rejected.items(), key=lambda kv: -kv[1])),
-                "tokens": Tokens(
+                "tokens": TokenUsage(
                     prompt=prompt, completion=completion, total=total, estimated=estimated
                 ),
                 "attempts": attempts,

@@ -11,18 +11,12 @@ from pydantic import Field
 
 from datagems_core.billing.pricing import Price
 from datagems_core.datasets.definition import DatasetDefinition
+from datagems_core.inference.usage import TokenUsage
 from datagems_core.stored_model import StoredModel
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 UNFINISHED: frozenset[str] = frozenset({"queued", "running"})
-
-
-class Tokens(StoredModel):
-    prompt: int = 0
-    completion: int = 0
-    total: int = 0
-    estimated: int = 0  # of `total`, counted from sizes: the gateway reported no usage
 
 
 class IndexRange(StoredModel):
@@ -55,7 +49,7 @@ class Job(StoredModel):
     max_tokens: int | None = None  # spend budget in tokens (maxTokens)
     max_cost_usd: float | None = None  # spend budget in USD at the job's price (maxCostUsd)
     max_candidates: int | None = None  # None: DATAGEMS_MAX_CANDIDATES_FACTOR * total_records
-    tokens: Tokens = Field(default_factory=Tokens)
+    tokens: TokenUsage = Field(default_factory=TokenUsage)
     created_at: str
     started_at: str | None = None
     finished_at: str | None = None
@@ -104,7 +98,7 @@ class Shard(StoredModel):
     generated_failed: int = 0  # candidates rejected
     failure_reasons: dict[str, int] = Field(default_factory=dict)
     rejected: dict[str, int] = Field(default_factory=dict)  # candidates rejected, by gate
-    tokens: Tokens = Field(default_factory=Tokens)
+    tokens: TokenUsage = Field(default_factory=TokenUsage)
     attempts: int = 0
     retry_pass: int = 0
     next_index: int = 0  # every plan position below it is committed
@@ -132,7 +126,7 @@ class Totals(StoredModel):
     total_failed: int = 0
     failure_reasons: dict[str, int] = Field(default_factory=dict)
     rejected: dict[str, int] = Field(default_factory=dict)
-    tokens: Tokens = Field(default_factory=Tokens)
+    tokens: TokenUsage = Field(default_factory=TokenUsage)
     attempts: int = 0
     structured_output: str | None = None
     takeovers: int = 0
@@ -156,12 +150,7 @@ def sum_shards(shards: list[Shard]) -> Totals:
         total_ok=sum(s.generated_ok for s in shards),
         total_failed=sum(s.generated_failed for s in shards),
         failure_reasons=dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
-        tokens=Tokens(
-            prompt=sum(s.tokens.prompt for s in shards),
-            completion=sum(s.tokens.completion for s in shards),
-            total=sum(s.tokens.total for s in shards),
-            estimated=sum(s.tokens.estimated for s in shards),
-        ),
+        tokens=sum((s.tokens for s in shards), TokenUsage()),
         attempts=sum(s.attempts for s in shards),
         takeovers=sum(s.takeovers for s in shards),
         structured_output=next((s.structured_output for s in shards if s.structured_output), None),

@@ -13,7 +13,8 @@ from datagems_core.billing.pricing import cost_usd, format_usd
 from datagems_core.clock import parse_iso
 from datagems_core.errors import FileStoreError, NotFound
 from datagems_core.files.base import FileStore
-from datagems_core.jobs.models import Job, Tokens, sum_shards
+from datagems_core.inference.usage import TokenUsage
+from datagems_core.jobs.models import Job, sum_shards
 from datagems_core.jobs.repository import JOBS_HKEY, read_details, read_shards
 from datagems_core.jobs.stored_records import iter_result_chunks
 from datagems_core.store.base import KVStore
@@ -80,7 +81,7 @@ async def describe_job(store: KVStore, files: FileStore, job: Job) -> dict[str, 
     }
 
 
-def describe_cost(job: Job, tokens: Tokens, *, ok: int) -> dict[str, Any]:
+def describe_cost(job: Job, tokens: TokenUsage, *, ok: int) -> dict[str, Any]:
     """What the job cost so far at the price it was created with; None values = unknown."""
     spent = cost_usd(prompt=tokens.prompt, completion=tokens.completion, price=job.price)
     if (tokens.total == 0 and ok) or tokens.estimated:  # no usage reported: unknown, not free
@@ -101,7 +102,7 @@ def describe_cost(job: Job, tokens: Tokens, *, ok: int) -> dict[str, Any]:
     }
 
 
-def cost_line(job: Job, tokens: Tokens, *, accepted: int) -> str:
+def cost_line(job: Job, tokens: TokenUsage, *, accepted: int) -> str:
     """`cost $0.0123 ($0.00062 per accepted record)`, or why it is unknown, for people to read."""
     cost = describe_cost(job, tokens, ok=accepted)
     if cost["usd"] is None:

@@ -8,7 +8,8 @@ import pytest
 
 from datagems_core.datasets.definition import InferenceChoice
 from datagems_core.errors import BadRequest, Conflict, NotFound
-from datagems_core.jobs.models import Shard, Tokens, sum_shards
+from datagems_core.inference.usage import TokenUsage
+from datagems_core.jobs.models import Shard, sum_shards
 from datagems_core.jobs.repository import (
     JOBS_HKEY,
     cancel_key,
@@ -133,7 +134,7 @@ def test_sum_shards_adds_counts_reasons_and_tokens():
             generated_ok=ok,
             generated_failed=failed,
             failure_reasons=reasons,
-            tokens=Tokens(prompt=tokens, completion=tokens, total=2 * tokens),
+            tokens=TokenUsage(prompt=tokens, completion=tokens, total=2 * tokens),
         )
 
     totals = sum_shards([shard("a", 3, 1, {"x": 1}, 5), shard("b", 2, 2, {"x": 1, "y": 1}, 1)])

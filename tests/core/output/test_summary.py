@@ -31,7 +31,8 @@ def test_field_statistics_of_a_mixed_scalar_column_still_count_every_value():
 
 def test_the_run_summary_says_what_the_job_cost_or_why_it_is_unknown():
     from datagems_core.billing.pricing import Price
-    from datagems_core.jobs.models import Job, Tokens, Totals
+    from datagems_core.inference.usage import TokenUsage
+    from datagems_core.jobs.models import Job, Totals
     from datagems_core.output.summary import render_run_summary
 
     stamp = "2026-12-01T00:00:00.000Z"
@@ -44,7 +45,7 @@ def test_the_run_summary_says_what_the_job_cost_or_why_it_is_unknown():
         updated_at=stamp,
         job_details_cid="x",
     )
-    totals = Totals(total_ok=2, tokens=Tokens(prompt=1000, completion=500, total=1500))
+    totals = Totals(total_ok=2, tokens=TokenUsage(prompt=1000, completion=500, total=1500))
     assert "Cost unknown (no price for its gateway)." in render_run_summary(job, totals)
     priced = job.model_copy(update={"price": Price(inputPerMTok=2.0, outputPerMTok=8.0)})
     assert "Cost $0.006 ($0.003 per accepted record)." in render_run_summary(priced, totals)
