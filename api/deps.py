@@ -19,8 +19,8 @@ from datagems_core.accounts.api_tokens import read_api_token
 from datagems_core.accounts.sessions import SESSION_COOKIE, read_session
 from datagems_core.config.settings import Settings
 from datagems_core.errors import Forbidden, Unauthorized
-from datagems_core.files.base import FileStore
 from datagems_core.store.base import KVStore
+from datagems_core.store.files.base import FileStore
 
 
 # These read request state and never block: `async def` keeps FastAPI from running each of them

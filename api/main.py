@@ -38,12 +38,12 @@ from api.routes import (
 from datagems_core.accounts.users import bootstrap_admin, ensure_mock_users
 from datagems_core.config.settings import Settings, get_settings
 from datagems_core.errors import StoreError
-from datagems_core.files.base import FileStore
-from datagems_core.files.factory import open_file_store
 from datagems_core.health import version
 from datagems_core.logs import configure_logging
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
+from datagems_core.store.files.base import FileStore
+from datagems_core.store.files.factory import open_file_store
 
 log = logging.getLogger(__name__)
 

@@ -28,9 +28,9 @@ from datagems_core.accounts.api_tokens import create_api_token
 from datagems_core.accounts.users import create_user
 from datagems_core.config.settings import Settings
 from datagems_core.datasets.definition import DatasetDefinition
-from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.repository import create_job
 from datagems_core.store.factory import open_store
+from datagems_core.store.files.factory import open_file_store
 from tests.support.processes import free_port, start_server, tree_cpu_seconds
 from tests.support.schemas import TICKET_SCHEMA
 from tests.support.settings import make_settings

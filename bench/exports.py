@@ -25,7 +25,6 @@ from bench.workload import INSTRUCTIONS
 from datagems_core.config.settings import get_settings
 from datagems_core.datasets.definition import DatasetDefinition
 from datagems_core.datasets.record_maker import RecordResult
-from datagems_core.files.factory import open_file_store
 from datagems_core.inference.mock import generate_record
 from datagems_core.inference.usage import TokenUsage
 from datagems_core.jobs.checkpoints import ShardProgress, commit_block, save_shard
@@ -33,6 +32,7 @@ from datagems_core.jobs.models import sum_shards
 from datagems_core.jobs.repository import create_job, read_shards
 from datagems_core.jobs.transitions import mark_finished
 from datagems_core.store.factory import open_store
+from datagems_core.store.files.factory import open_file_store
 from tests.support.schemas import TICKET_SCHEMA
 
 FORMATS = ("csv", "jsonl", "parquet", "json")

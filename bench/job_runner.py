@@ -24,10 +24,10 @@ from bench.measure import Span
 from bench.workload import INSTRUCTIONS
 from datagems_core.config.settings import get_settings
 from datagems_core.datasets.definition import DatasetDefinition, InferenceChoice
-from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.repository import create_job, read_job, read_shards
 from datagems_core.quality.gate_config import GateConfig
 from datagems_core.store.factory import open_store
+from datagems_core.store.files.factory import open_file_store
 from tests.support.schemas import TICKET_SCHEMA
 
 

@@ -36,10 +36,10 @@ from bench.stack import Stack
 from bench.workload import INSTRUCTIONS
 from datagems_core.config.settings import load_settings
 from datagems_core.datasets.definition import DatasetDefinition
-from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.repository import create_job, read_job
 from datagems_core.quality.gate_config import GateConfig
 from datagems_core.store.factory import open_store
+from datagems_core.store.files.factory import open_file_store
 from deployments.prefect_server import PrefectServer, start_prefect_server, stop_process_group
 from flows.launch import GENERATE_DATASET
 from tests.support.postgres import PostgresServer, start_postgres

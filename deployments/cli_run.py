@@ -12,7 +12,6 @@ from rich.console import Console
 
 from datagems_core.config.settings import Settings
 from datagems_core.errors import BadRequest
-from datagems_core.files.base import FileStore
 from datagems_core.jobs.models import Job
 from datagems_core.jobs.repository import read_details, read_job
 from datagems_core.jobs.shard_run import describe_error
@@ -21,6 +20,7 @@ from datagems_core.jobs.views import cost_line
 from datagems_core.output.exports import export_to_path
 from datagems_core.quality.report import quality_report, render_quality
 from datagems_core.store.base import KVStore
+from datagems_core.store.files.base import FileStore
 from deployments.cli_output import CommandFailed, say
 from deployments.local_prefect import prefect_api, quiet_prefect_console
 from deployments.progress_bar import ProgressBar

@@ -20,7 +20,6 @@ import typer
 from datagems_core.config.settings import Settings, get_settings
 from datagems_core.datasets.definition import InferenceChoice
 from datagems_core.errors import BadRequest
-from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.repository import create_job
 from datagems_core.jobs.shards import Sharding, check_shards, sharding_for
 from datagems_core.output.exports import format_for_path
@@ -29,6 +28,7 @@ from datagems_core.quality.gate_config import (
     GateConfig,
 )
 from datagems_core.store.factory import open_store
+from datagems_core.store.files.factory import open_file_store
 from deployments.cli_output import one_line_errors, say
 from deployments.cli_run import run_and_export
 from deployments.estimate_command import print_estimate

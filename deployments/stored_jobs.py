@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datagems_core.config.settings import Settings
 from datagems_core.errors import NotFound
-from datagems_core.files.base import FileStore
-from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.models import Job
 from datagems_core.jobs.repository import read_job
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import STORE_FILENAME, open_store
+from datagems_core.store.files.base import FileStore
+from datagems_core.store.files.factory import open_file_store
 
 
 def where_jobs_are(settings: Settings) -> str:

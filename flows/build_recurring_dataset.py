@@ -26,8 +26,6 @@ from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 
 from datagems_core.config.settings import get_settings
-from datagems_core.files.base import FileStore
-from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.models import Job
 from datagems_core.jobs.schedules import (
     ORCHESTRATOR_SLUG_PREFIX,
@@ -37,6 +35,8 @@ from datagems_core.jobs.schedules import (
 )
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
+from datagems_core.store.files.base import FileStore
+from datagems_core.store.files.factory import open_file_store
 from flows.launch import Launcher, launch_job
 
 VERSION_LOCK = "datagems-schedule-versions"

@@ -19,8 +19,6 @@ import prefect
 from prefect.logging import get_run_logger
 
 from datagems_core.config.settings import Settings, get_settings
-from datagems_core.files.base import FileStore
-from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.models import Job, Shard, sum_shards
 from datagems_core.jobs.outcomes import job_outcome
 from datagems_core.jobs.repository import read_job, read_shards
@@ -36,6 +34,8 @@ from datagems_core.jobs.transitions import (
 from datagems_core.logs import configure_logging
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
+from datagems_core.store.files.base import FileStore
+from datagems_core.store.files.factory import open_file_store
 from flows.generate_shard import run_shard_tasks
 from flows.interrupted_runs import record_stopped_run
 from flows.job_outputs import store_dataset, summarise

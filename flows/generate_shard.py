@@ -18,8 +18,6 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from datagems_core.config.settings import Settings, get_settings
-from datagems_core.files.base import FileStore
-from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.models import Job, Shard
 from datagems_core.jobs.repository import read_job, read_shard, write_shard
 from datagems_core.jobs.shard_lease import FencedStore, hold_shard, shard_owner
@@ -34,6 +32,8 @@ from datagems_core.jobs.shard_run import (
 from datagems_core.logs import configure_logging
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
+from datagems_core.store.files.base import FileStore
+from datagems_core.store.files.factory import open_file_store
 from flows.progress import (
     ProgressArtifact,
     artifact_key,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from datagems_core.files.base import FileStore
 from datagems_core.jobs.models import Job, sum_shards
 from datagems_core.jobs.repository import read_shards
 from datagems_core.output.exports import write_export
 from datagems_core.output.summary import render_run_summary
 from datagems_core.quality.report import quality_report, render_quality
 from datagems_core.store.base import KVStore
+from datagems_core.store.files.base import FileStore
 from flows.progress import publish_summary
 
 

@@ -33,13 +33,13 @@ from datagems_core.config.settings import Settings
 from datagems_core.datasets.definition import DatasetDefinition
 from datagems_core.datasets.record_maker import RecordResult
 from datagems_core.errors import BadRequest
-from datagems_core.files.base import FileStore
 from datagems_core.jobs.candidates import CandidatePlan, shard_budget
 from datagems_core.jobs.checkpoints import ShardProgress, commit_block
 from datagems_core.jobs.models import Job, sum_shards
 from datagems_core.jobs.repository import read_shards
 from datagems_core.jobs.transitions import mark_progress
 from datagems_core.store.base import JSONValue, KVStore
+from datagems_core.store.files.base import FileStore
 
 SAMPLE_TTL_SECONDS = 3600
 _ID_PREFIX = "est_"

@@ -21,13 +21,13 @@ import orjson
 from datagems_core.clock import now_iso
 from datagems_core.datasets.record_maker import RecordResult
 from datagems_core.errors import FileStoreError, StoreError
-from datagems_core.files.base import FileStore
 from datagems_core.inference.usage import TokenUsage
 from datagems_core.jobs.candidates import CandidatePlan
 from datagems_core.jobs.models import Shard
 from datagems_core.jobs.repository import blocks_hkey, write_shard
 from datagems_core.output.record_shapes import Shape, merge_shapes, shape_of_records
 from datagems_core.store.base import KVStore
+from datagems_core.store.files.base import FileStore
 
 MAX_REASONS = 100
 MAX_REASON_CHARS = 300

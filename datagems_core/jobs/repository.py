@@ -24,7 +24,6 @@ from datagems_core.billing.ledger import record_job_usage
 from datagems_core.clock import now_iso, now_ms
 from datagems_core.datasets.definition import DatasetDefinition, definition_of
 from datagems_core.errors import NotFound
-from datagems_core.files.base import FileStore
 from datagems_core.jobs.models import (
     UNFINISHED,
     IndexRange,
@@ -34,6 +33,7 @@ from datagems_core.jobs.models import (
 )
 from datagems_core.jobs.shards import ANY_PEER, plan_shards
 from datagems_core.store.base import JSONValue, KVStore
+from datagems_core.store.files.base import FileStore
 
 JOBS_HKEY = "datagen:jobs"
 

@@ -23,12 +23,12 @@ from datagems_core.clock import now, now_iso, now_ms, to_iso
 from datagems_core.config.settings import Settings
 from datagems_core.datasets.definition import DatasetDefinition, definition_of
 from datagems_core.errors import BadRequest, NotFound
-from datagems_core.files.base import FileStore
 from datagems_core.inference.choice import bill_choice
 from datagems_core.jobs.models import Job
 from datagems_core.jobs.repository import create_job, read_job
 from datagems_core.jobs.shards import sharding_for
 from datagems_core.store.base import KVStore
+from datagems_core.store.files.base import FileStore
 from datagems_core.stored_model import StoredModel
 
 SCHEDULES_HKEY = "datagen:schedules"

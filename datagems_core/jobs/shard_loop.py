@@ -21,11 +21,11 @@ from typing import Protocol
 from datagems_core.billing.budgets import SpendGuard
 from datagems_core.datasets.record_maker import NOT_MADE, RecordResult
 from datagems_core.errors import InferenceError
-from datagems_core.files.base import FileStore
 from datagems_core.jobs.checkpoints import ShardProgress, commit_block, reason_of
 from datagems_core.jobs.models import Shard
 from datagems_core.jobs.transitions import is_cancel_requested
 from datagems_core.store.base import KVStore
+from datagems_core.store.files.base import FileStore
 
 RecordFn = Callable[[int], Awaitable[RecordResult]]
 ResultSink = Callable[[RecordResult], None]

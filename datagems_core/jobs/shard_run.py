@@ -34,7 +34,6 @@ from datagems_core.datasets.record_maker import (
     RecordSpec,
 )
 from datagems_core.errors import DatagemsError
-from datagems_core.files.base import FileStore
 from datagems_core.inference.choice import resolve_gateway
 from datagems_core.jobs.candidates import CandidatePlan, budget_message, shard_budget
 from datagems_core.jobs.checkpoints import ShardProgress, save_shard
@@ -50,6 +49,7 @@ from datagems_core.jobs.shard_loop import (
 )
 from datagems_core.quality.screen import open_screened_maker
 from datagems_core.store.base import KVStore
+from datagems_core.store.files.base import FileStore
 
 __all__ = [
     "CheckpointHook",

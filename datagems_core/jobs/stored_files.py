@@ -13,10 +13,10 @@ import logging
 from typing import Protocol, runtime_checkable
 
 from datagems_core.errors import DatagemsError
-from datagems_core.files.base import FileStore
 from datagems_core.jobs.models import Job
 from datagems_core.jobs.repository import JOBS_HKEY, blocks_hkey, shards_hkey
 from datagems_core.store.base import KVStore
+from datagems_core.store.files.base import FileStore
 
 log = logging.getLogger("datagems.jobs")
 

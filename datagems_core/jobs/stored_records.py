@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Iterable
 from operator import itemgetter
 from typing import Any
 
-from datagems_core.files.base import FileStore
 from datagems_core.jobs.checkpoints import iter_block_bytes, parse_block, read_block_entries
 from datagems_core.jobs.models import Shard
 from datagems_core.jobs.repository import read_shards
 from datagems_core.store.base import KVStore
+from datagems_core.store.files.base import FileStore
 
 _INDEX = itemgetter("index")
 

@@ -12,12 +12,12 @@ from typing import Any, Literal
 from datagems_core.billing.pricing import cost_usd, format_usd
 from datagems_core.clock import parse_iso
 from datagems_core.errors import FileStoreError, NotFound
-from datagems_core.files.base import FileStore
 from datagems_core.inference.usage import TokenUsage
 from datagems_core.jobs.models import Job, sum_shards
 from datagems_core.jobs.repository import JOBS_HKEY, read_details, read_shards
 from datagems_core.jobs.stored_records import iter_result_chunks
 from datagems_core.store.base import KVStore
+from datagems_core.store.files.base import FileStore
 
 
 async def list_all_jobs(

@@ -28,13 +28,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datagems_core.errors import BadRequest
-from datagems_core.files.base import FileStore
-from datagems_core.files.temp_files import create_temp_file
 from datagems_core.jobs.checkpoints import read_block_entries
 from datagems_core.jobs.repository import read_shards
 from datagems_core.jobs.stored_records import iter_result_chunks
 from datagems_core.output.record_shapes import Shape, arrow_type, merge_shapes, shape_of_records
 from datagems_core.store.base import KVStore
+from datagems_core.store.files.base import FileStore
+from datagems_core.store.files.temp_files import create_temp_file
 
 ExportFormat = Literal["json", "jsonl", "csv", "parquet"]
 FORMATS: dict[str, ExportFormat] = {

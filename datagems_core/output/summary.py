@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 import polars as pl
 
-from datagems_core.files.base import FileStore
 from datagems_core.jobs.models import Job, Totals
 from datagems_core.jobs.stored_records import iter_ok_records
 from datagems_core.jobs.views import cost_line
 from datagems_core.store.base import KVStore
+from datagems_core.store.files.base import FileStore
 
 SAMPLE_ROWS = 20_000
 TOP_VALUES = 3

@@ -14,11 +14,11 @@ from collections import Counter
 from itertools import pairwise
 from typing import Any
 
-from datagems_core.files.base import FileStore
 from datagems_core.jobs.models import Job, sum_shards
 from datagems_core.jobs.repository import read_details, read_shards
 from datagems_core.jobs.stored_records import iter_result_chunks
 from datagems_core.store.base import KVStore
+from datagems_core.store.files.base import FileStore
 
 SAMPLE_ROWS = 20_000
 EXAMPLES = 3

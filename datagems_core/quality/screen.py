@@ -25,7 +25,6 @@ from datagems_core.datasets.record_maker import (
     RecordSpec,
     open_record_maker,
 )
-from datagems_core.files.base import FileStore
 from datagems_core.inference.choice import resolve_judge_gateway
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.jobs.models import Job, JobDetails
@@ -36,6 +35,7 @@ from datagems_core.quality.gate_config import GateConfig
 from datagems_core.quality.gates import GateIndex, Rejection
 from datagems_core.quality.judge import Judge, open_judge
 from datagems_core.store.base import KVStore
+from datagems_core.store.files.base import FileStore
 
 
 class CandidateScreen:

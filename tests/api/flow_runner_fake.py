@@ -13,7 +13,6 @@ from pathlib import Path
 from api.flow_runner import get_flow_runner
 from datagems_core.config.settings import Settings
 from datagems_core.errors import ServiceUnavailable
-from datagems_core.files.local import LocalFileStore
 from datagems_core.jobs.models import Job, sum_shards
 from datagems_core.jobs.outcomes import job_outcome
 from datagems_core.jobs.repository import read_job, read_shards
@@ -21,6 +20,7 @@ from datagems_core.jobs.schedules import Schedule
 from datagems_core.jobs.shard_run import run_shard
 from datagems_core.jobs.transitions import mark_finished, mark_running
 from datagems_core.store.base import KVStore
+from datagems_core.store.files.local import LocalFileStore
 from flows.schedules import PrefectSchedule
 from tests.support.api_fixtures import ApiHarness, start_harness
 

@@ -11,9 +11,9 @@ import pytest
 from datagems_core.clock import parse_iso
 from datagems_core.datasets.definition import InferenceChoice
 from datagems_core.datasets.definitions import gateway_for
-from datagems_core.files.local import LocalFileStore
 from datagems_core.inference.choice import resolve_gateway
 from datagems_core.jobs.repository import read_details
+from datagems_core.store.files.local import LocalFileStore
 from tests.api.flow_runner_fake import run_job_here, start_jobs_harness
 from tests.api.job_requests import create_job, jobs_env, people_job
 from tests.support.api_fixtures import CSRF

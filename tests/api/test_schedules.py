@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from datagems_core.files.local import LocalFileStore
 from datagems_core.jobs.schedules import create_version_job, read_schedule
+from datagems_core.store.files.local import LocalFileStore
 from tests.api.flow_runner_fake import start_jobs_harness
 from tests.support.api_fixtures import CSRF
 from tests.support.schemas import PEOPLE_SCHEMA

@@ -26,9 +26,9 @@ from datagems_core.datasets.schemas import (
     validate_record,
 )
 from datagems_core.errors import SchemaError
-from datagems_core.files.local import LocalFileStore
 from datagems_core.inference.gateway import GatewayConfig
 from datagems_core.jobs.repository import JOBS_HKEY, read_details, read_job
+from datagems_core.store.files.local import LocalFileStore
 from tests.api.flow_runner_fake import run_job_here, start_jobs_harness
 from tests.support.api_fixtures import CSRF
 from tests.support.hit_server import json_server, recording_server

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from datagems_core.files.local import LocalFileStore
 from datagems_core.jobs.schedules import create_version_job, read_schedule
+from datagems_core.store.files.local import LocalFileStore
 from tests.api.flow_runner_fake import start_jobs_harness
 from tests.api.priced_jobs import made_job, post_job, priced_env, wait_finished
 from tests.support.api_fixtures import CSRF

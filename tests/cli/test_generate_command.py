@@ -16,9 +16,9 @@ import polars as pl
 import psutil
 import pytest
 
-from datagems_core.files.local import LocalFileStore
 from datagems_core.jobs.repository import read_job, read_shards
 from datagems_core.jobs.stored_records import iter_result_chunks
+from datagems_core.store.files.local import LocalFileStore
 from datagems_core.store.sqlite import SqliteStore
 from tests.support.processes import REPO
 from tests.support.schemas import PERSON_SCHEMA

@@ -13,10 +13,10 @@ from collections import Counter
 import polars as pl
 import pytest
 
-from datagems_core.files.postgres import PostgresFileStore
 from datagems_core.jobs.repository import read_job, read_shards
 from datagems_core.jobs.shard_lease import lease_key
 from datagems_core.jobs.stored_records import iter_result_chunks
+from datagems_core.store.files.postgres import PostgresFileStore
 from datagems_core.store.postgres import PostgresStore
 from datagems_core.store.postgres_pool import PostgresPool
 from tests.cli.test_generate_command import CLI, JOB_LINE, cli_env, generate_args, run_cli

@@ -30,14 +30,14 @@ from prefect.exceptions import ObjectNotFound
 
 from datagems_core.config.settings import get_settings
 from datagems_core.datasets.definition import DatasetDefinition
-from datagems_core.files.base import FileStore
-from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.models import Job, Shard
 from datagems_core.jobs.repository import create_job, read_job, read_shards
 from datagems_core.jobs.stored_records import iter_ok_records
 from datagems_core.quality.gate_config import GateConfig
 from datagems_core.store.base import KVStore
 from datagems_core.store.factory import open_store
+from datagems_core.store.files.base import FileStore
+from datagems_core.store.files.factory import open_file_store
 from flows.generate_dataset import generate_dataset
 from flows.launch import GENERATE_DATASET, GENERATE_SHARD
 from tests.e2e.peer_fixtures import PEERS, PeerCluster, wait_until

@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from datagems_core.datasets.schemas import record_validator, validate_record, validate_schema
-from datagems_core.files.local import LocalFileStore
 from datagems_core.inference.negotiation import STORE_HKEY, gateway_key
 from datagems_core.jobs.repository import read_job
 from datagems_core.jobs.views import describe_job
+from datagems_core.store.files.local import LocalFileStore
 from datagems_core.store.sqlite import SqliteStore
 from tests.cli.test_generate_command import JOB_LINE, cli_env, run_cli
 from tests.e2e.conftest import Stack, wait_for

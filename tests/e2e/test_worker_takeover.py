@@ -26,8 +26,8 @@ import httpx
 import psutil
 import pytest
 
-from datagems_core.files.postgres import PostgresFileStore
 from datagems_core.jobs.stored_records import iter_result_chunks
+from datagems_core.store.files.postgres import PostgresFileStore
 from datagems_core.store.postgres import PostgresStore
 from datagems_core.store.postgres_pool import PostgresPool
 from tests.e2e.test_postgres_deployment import _OURS, ADMIN_PASSWORD, Machines

@@ -16,10 +16,10 @@ from prefect.client.schemas.filters import (
 
 from datagems_core.config.settings import get_settings
 from datagems_core.datasets.definition import DatasetDefinition, InferenceChoice
-from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.models import Job
 from datagems_core.jobs.repository import create_job
 from datagems_core.store.factory import open_store
+from datagems_core.store.files.factory import open_file_store
 from tests.support.schemas import PERSON_SCHEMA
 
 

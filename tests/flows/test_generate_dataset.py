@@ -18,13 +18,13 @@ from prefect.states import Cancelled, Completed, Crashed, Failed, Running
 from datagems_core.config.settings import get_settings
 from datagems_core.datasets.definition import InferenceChoice
 from datagems_core.errors import InferenceUnreachable
-from datagems_core.files.factory import open_file_store
 from datagems_core.jobs.models import IndexRange, Shard
 from datagems_core.jobs.repository import read_job, read_shards
 from datagems_core.jobs.shard_lease import Lease, claim, job_lease_key
 from datagems_core.jobs.stored_records import iter_ok_records
 from datagems_core.jobs.transitions import mark_running, request_cancel
 from datagems_core.store.factory import open_store
+from datagems_core.store.files.factory import open_file_store
 from flows.generate_dataset import JobIncomplete, generate_dataset
 from flows.pool_shards import _needs_takeover
 from tests.flows.helpers import create_stored_job, flow_run_and_artifacts, task_run_names

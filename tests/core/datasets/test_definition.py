@@ -22,11 +22,11 @@ from datagems_core.datasets.definition import (
 from datagems_core.datasets.definitions import build_definition
 from datagems_core.datasets.drafts import Draft, issue_draft_token, read_draft_token
 from datagems_core.errors import BadRequest, SchemaError
-from datagems_core.files.local import LocalFileStore
 from datagems_core.jobs.models import Job, JobDetails
 from datagems_core.jobs.repository import read_details, read_job
 from datagems_core.jobs.schedules import Schedule, create_version_job, write_schedule
 from datagems_core.quality.gate_config import GateConfig
+from datagems_core.store.files.local import LocalFileStore
 from datagems_core.store.memory import MemoryStore
 from tests.support.schemas import PERSON_SCHEMA
 from tests.support.settings import make_settings

@@ -10,10 +10,10 @@ from datagems_core.datasets.definition import (
     DatasetDefinition,
     InferenceChoice,
 )
-from datagems_core.files.local import LocalFileStore
 from datagems_core.jobs.models import Job
 from datagems_core.jobs.repository import create_job
 from datagems_core.store.base import KVStore
+from datagems_core.store.files.local import LocalFileStore
 from tests.support.schemas import PERSON_SCHEMA
 
 

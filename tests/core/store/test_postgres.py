@@ -14,12 +14,12 @@ import pytest
 
 from datagems_core.config.settings import load_settings
 from datagems_core.errors import BadRequest, ConfigError, FileStoreError, StoreError
-from datagems_core.files.factory import open_file_store
-from datagems_core.files.postgres import CHUNK_BYTES, PostgresFileStore
-from datagems_core.files.r1fs import R1FSFileStore
 from datagems_core.store.base import hash_prefix
 from datagems_core.store.cstore import CStoreStore
 from datagems_core.store.factory import open_store
+from datagems_core.store.files.factory import open_file_store
+from datagems_core.store.files.postgres import CHUNK_BYTES, PostgresFileStore
+from datagems_core.store.files.r1fs import R1FSFileStore
 from datagems_core.store.postgres import PostgresStore
 from datagems_core.store.postgres_pool import PostgresPool
 from tests.support.postgres import PASSWORD, start_postgres

@@ -21,8 +21,8 @@ from typing import BinaryIO, TypeVar
 import psycopg
 
 from datagems_core.errors import FileMissing, FileStoreError, StoreError
-from datagems_core.files.local import decode_json, encode_json
 from datagems_core.store.base import JSONValue
+from datagems_core.store.files.local import decode_json, encode_json
 from datagems_core.store.postgres import create_schema
 from datagems_core.store.postgres_pool import PostgresPool
 

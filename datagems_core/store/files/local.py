@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from datagems_core.errors import BadRequest, FileMissing, FileStoreError
-from datagems_core.files.temp_files import create_temp_file
 from datagems_core.store.base import JSONValue
+from datagems_core.store.files.temp_files import create_temp_file
 
 _ID = re.compile(r"[0-9a-f]{64}")
 _CHUNK_BYTES = 1 << 20

@@ -16,11 +16,11 @@ import pytest_asyncio
 
 from datagems_core.config.settings import load_settings
 from datagems_core.errors import BadRequest, FileMissing, FileStoreError, NotFound
-from datagems_core.files.base import FileStore
-from datagems_core.files.factory import open_file_store
-from datagems_core.files.local import LocalFileStore
-from datagems_core.files.postgres import PostgresFileStore
-from datagems_core.files.r1fs import R1FSFileStore
+from datagems_core.store.files.base import FileStore
+from datagems_core.store.files.factory import open_file_store
+from datagems_core.store.files.local import LocalFileStore
+from datagems_core.store.files.postgres import PostgresFileStore
+from datagems_core.store.files.r1fs import R1FSFileStore
 from datagems_core.store.postgres_pool import PostgresPool
 
 

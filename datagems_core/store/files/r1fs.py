@@ -18,8 +18,8 @@ import httpx
 
 from datagems_core.config.settings import Settings
 from datagems_core.errors import FileMissing, FileStoreError
-from datagems_core.files.local import decode_json, encode_json
 from datagems_core.store.base import JSONValue
+from datagems_core.store.files.local import decode_json, encode_json
 from datagems_core.store.ratio1_http import Ratio1Http
 
 _HINT = (

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datagems_core.config.settings import Settings
-from datagems_core.files.base import FileStore
-from datagems_core.files.local import LocalFileStore
-from datagems_core.files.postgres import PostgresFileStore
-from datagems_core.files.r1fs import R1FSFileStore
 from datagems_core.store.factory import open_postgres_pool
+from datagems_core.store.files.base import FileStore
+from datagems_core.store.files.local import LocalFileStore
+from datagems_core.store.files.postgres import PostgresFileStore
+from datagems_core.store.files.r1fs import R1FSFileStore
 
 FILES_DIRNAME = "files"
 
