@@ -8,8 +8,7 @@ from typing import Any
 
 import typer
 
-from datagems_core.billing.estimates import Estimate, Range, estimate_job
-from datagems_core.billing.ledger import record_draft_usage
+from datagems_core.billing.estimates import Estimate, Range, count_sample_usage, estimate_job
 from datagems_core.billing.pricing import format_usd
 from datagems_core.config.settings import Settings
 from datagems_core.store.factory import open_store
@@ -40,15 +39,12 @@ async def _estimate(
         estimate, run = await estimate_job(
             store, settings, owner=CLI_OWNER, definition=definition, total_records=records
         )
-        await record_draft_usage(
+        await count_sample_usage(
             store,
             owner=CLI_OWNER,
-            model=definition.inference.billed_model or "default",
-            prompt=sum(r.usage.prompt for r in run.results),
-            completion=sum(r.usage.completion for r in run.results),
-            estimated=sum(r.usage.estimated for r in run.results),
+            model=definition.inference.billed_model,
             price=definition.inference.price,
-            kind="estimate",
+            results=run.results,
         )
         return estimate
     finally:

@@ -9,8 +9,7 @@ from api.job_checks import check_job_create
 from api.job_schemas import JobCreate
 from api.openapi import errors
 from datagems_core.billing.estimate_samples import keep_sample
-from datagems_core.billing.estimates import Estimate, estimate_job
-from datagems_core.billing.ledger import record_draft_usage
+from datagems_core.billing.estimates import Estimate, count_sample_usage, estimate_job
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
@@ -33,15 +32,13 @@ async def estimate_job_route(
         definition=checked.definition,
         total_records=checked.total_records,
     )
-    ledger_field = await record_draft_usage(
+    choice = checked.definition.inference
+    ledger_field = await count_sample_usage(
         store,
         owner=user.username,
-        model=checked.definition.inference.billed_model or "default",
-        prompt=sum(r.usage.prompt for r in run.results),
-        completion=sum(r.usage.completion for r in run.results),
-        estimated=sum(r.usage.estimated for r in run.results),
-        price=checked.definition.inference.price,
-        kind="estimate",
+        model=choice.billed_model,
+        price=choice.price,
+        results=run.results,
     )
     estimate_id = await keep_sample(
         store,

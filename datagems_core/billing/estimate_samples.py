@@ -21,11 +21,10 @@ from typing import Any
 
 import orjson
 
-from datagems_core.billing.estimates import SampleRun
+from datagems_core.billing.estimates import SampleRun, count_sample_usage
 from datagems_core.billing.ledger import (
     drop_usage_entry,
     month_of,
-    record_draft_usage,
     record_job_usage,
 )
 from datagems_core.clock import now_ms
@@ -156,15 +155,8 @@ async def seed_job(
             store, owner=job.owner, month=sample.ledger_month, field=sample.ledger_field
         )
         left = [r for r in sample.results if r not in kept]
-        await record_draft_usage(
-            store,
-            owner=job.owner,
-            model=job.model or "default",
-            prompt=sum(r.usage.prompt for r in left),
-            completion=sum(r.usage.completion for r in left),
-            estimated=sum(r.usage.estimated for r in left),
-            price=job.price,
-            kind="estimate",
+        await count_sample_usage(
+            store, owner=job.owner, model=job.model, price=job.price, results=left
         )
     job = await mark_progress(store, job, sum_shards(await read_shards(store, job.id)))
     await record_job_usage(store, job)

@@ -18,15 +18,18 @@ import asyncio
 import math
 import statistics
 import time
+from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
+from datagems_core.billing.ledger import record_draft_usage
 from datagems_core.billing.pricing import Price, cost_usd
 from datagems_core.clock import now_iso
 from datagems_core.config.settings import Settings
 from datagems_core.datasets.definition import DatasetDefinition
 from datagems_core.datasets.record_maker import RecordResult, RecordSpec
 from datagems_core.inference.choice import gateway_for_choice
+from datagems_core.inference.usage import TokenUsage
 from datagems_core.jobs.candidates import default_max_candidates
 from datagems_core.jobs.models import Job, JobDetails
 from datagems_core.quality.screen import open_screened_maker
@@ -77,6 +80,34 @@ class SampleRun:
     results: list[RecordResult]
     seconds: list[float]
     seed: int = 0  # the variation seed the sample was made with (a job made from it goes on)
+
+
+def usage_of(results: Iterable[RecordResult]) -> TokenUsage:
+    """The tokens the candidates spent together."""
+    return sum((r.usage for r in results), TokenUsage())
+
+
+async def count_sample_usage(
+    store: KVStore,
+    *,
+    owner: str,
+    model: str | None,
+    price: Price | None,
+    results: Iterable[RecordResult],
+) -> str | None:
+    """Count an estimate's sample candidates to `owner` as usage; the ledger field written
+    (None: they spent nothing)."""
+    usage = usage_of(results)
+    return await record_draft_usage(
+        store,
+        owner=owner,
+        model=model or "default",
+        prompt=usage.prompt,
+        completion=usage.completion,
+        estimated=usage.estimated,
+        price=price,
+        kind="estimate",
+    )
 
 
 def wilson(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
@@ -186,8 +217,7 @@ def project(
     def seconds_for(count: float | None) -> float | None:
         return None if count is None else round(count * secs / max(concurrency, 1), 1)
 
-    sample_prompt = sum(r.usage.prompt for r in results)
-    sample_completion = sum(r.usage.completion for r in results)
+    sample = usage_of(results)
     return Estimate(
         sample=size,
         accepted=accepted,
@@ -214,10 +244,10 @@ def project(
             low=seconds_for(cand.low),
             high=seconds_for(cand_high),
         ),
-        sample_tokens=sample_prompt + sample_completion,
+        sample_tokens=sample.prompt + sample.completion,
         sample_cost_usd=None
         if estimated
-        else cost_usd(prompt=sample_prompt, completion=sample_completion, price=price),
+        else cost_usd(prompt=sample.prompt, completion=sample.completion, price=price),
         price=price,
         model=model,
         cost_known=price is not None and not estimated,
